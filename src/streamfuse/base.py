@@ -1,0 +1,246 @@
+"""``Fusion``: the one base class every fusion method derives from.
+
+Shape legend used in every docstring:
+    N  batch            S  number of streams        C_i  channels of stream i
+    D  fused width      L  tokens (flattened spatial/temporal positions of a map)
+
+The base owns everything that is the same for all methods, so each method file holds only its
+math (``fuse``): turning a list/dict of streams into a checked list in a fixed order, errors that
+name the stream, pooling maps to vectors for vector-level methods, the presence mask (absent
+streams are zeroed *before* the method sees them, so their values cannot leak), stream dropout,
+and broadcasting of per-stream weights to per-sample form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from .errors import StreamFuseError
+from .layers.masking import NORMALIZATIONS, stream_dropout_mask
+from .layers.projection import StreamProjection
+
+Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+
+
+def _shape(x) -> str:
+    return f"({', '.join(str(s) for s in x.shape)})" if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def parse_in_dims(in_dims, min_streams: int = 1, max_streams: int | None = None, method: str = "fusion"):
+    """Return ``(names, widths)`` from a list of widths or a name->width dict, validated."""
+    if isinstance(in_dims, Mapping):
+        names, dims = [str(k) for k in in_dims], list(in_dims.values())
+    elif isinstance(in_dims, Sequence) and not isinstance(in_dims, str):
+        dims = list(in_dims)
+        names = [f"stream{i}" for i in range(len(dims))]
+    else:
+        raise StreamFuseError(
+            f"in_dims must be a list of stream widths like [17, 3] or a dict like "
+            f"{{'pose': 17, 'rgb': 3}}; got {type(in_dims).__name__} {in_dims!r}"
+        )
+    for name, c in zip(names, dims):
+        if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+            raise StreamFuseError(f"stream {name!r}: in_dims entry must be a positive int, got {c!r}")
+    hi = "any number of" if max_streams is None else f"at most {max_streams}"
+    if len(dims) < min_streams or (max_streams is not None and len(dims) > max_streams):
+        raise StreamFuseError(
+            f"{method!r} needs at least {min_streams} and {hi} streams; in_dims has {len(dims)}: {in_dims!r}"
+        )
+    return names, dims
+
+
+class Fusion(nn.Module):
+    """Fuse S streams into one ``(N, D)`` vector per sample.
+
+    Call: ``fusion(streams, mask=None, return_weights=False)``
+
+    - ``streams``: list of S tensors in ``in_dims`` order, or a dict keyed by the stream names
+      (``in_dims`` given as a dict fixes the names and their order). Stream i is ``(N, C_i)`` or
+      a channels-first map ``(N, C_i, *spatial)`` of any rank. Vector-level methods average-pool
+      maps over their spatial positions; token-level methods need maps.
+    - ``mask``: optional bool ``(N, S)``, True where a stream is present. Absent streams cannot
+      affect the output; weights renormalise over present streams. A row with no stream present
+      is an error (checked in eager mode; under ``torch.compile`` it gives NaN instead).
+    - returns ``(N, D)``, or ``(fused, weights)`` with ``weights`` ``(N, S)`` (stream level),
+      ``(N, S, D)`` (channel level) or None (methods without weights).
+
+    Common options: ``stream_dropout`` (training only: drop whole streams with this probability,
+    never all of a sample's streams), ``check_finite`` (reject NaN/Inf; off by default because it
+    synchronises with the device), ``device``, ``dtype``.
+    """
+
+    name: ClassVar[str] = "fusion"
+    token_level: ClassVar[bool] = False
+    weight_level: ClassVar[str | None] = "stream"  # "stream" | "channel" | None
+    min_streams: ClassVar[int] = 1
+    max_streams: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        in_dims,
+        dim: int | None = None,
+        *,
+        stream_dropout: float = 0.0,
+        check_finite: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.stream_names, self.in_dims = parse_in_dims(in_dims, self.min_streams, self.max_streams, self.name)
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
+            raise StreamFuseError(f"dim (the fused width D) must be a positive int or None, got {dim!r}")
+        self.dim = dim if dim is not None else max(self.in_dims)
+        if not 0.0 <= stream_dropout < 1.0:
+            raise StreamFuseError(f"stream_dropout must be in [0, 1), got {stream_dropout!r}")
+        self.stream_dropout, self.check_finite = float(stream_dropout), bool(check_finite)
+        self.factory = {"device": device, "dtype": dtype}
+
+    @property
+    def num_streams(self) -> int:
+        return len(self.in_dims)
+
+    # ----------------------------------------------------------------------------- checking
+    def check_streams(self, streams: Streams) -> list[torch.Tensor]:
+        """Validate ``streams`` and return them as a list in the fixed stream order."""
+        names = self.stream_names
+        if isinstance(streams, Mapping):
+            missing = [k for k in names if k not in streams]
+            extra = [k for k in streams if k not in names]
+            if missing or extra:
+                raise StreamFuseError(
+                    f"{self.name}: stream keys do not match; missing {missing}, unexpected {extra}; "
+                    f"expected exactly {names}"
+                )
+            xs = [streams[k] for k in names]
+        elif isinstance(streams, (list, tuple)):
+            xs = list(streams)
+        else:
+            raise StreamFuseError(
+                f"{self.name}: expected a list of {len(names)} tensors or a dict with keys {names}, "
+                f"got {type(streams).__name__}"
+            )
+        if len(xs) != len(names):
+            raise StreamFuseError(
+                f"{self.name}: expected {len(names)} streams {names} with channels {self.in_dims}, "
+                f"got {len(xs)}: {[_shape(x) for x in xs]}"
+            )
+        first = None
+        for name, c, x in zip(names, self.in_dims, xs):
+            if not isinstance(x, torch.Tensor):
+                raise StreamFuseError(f"stream {name!r}: expected a torch.Tensor, got {type(x).__name__}")
+            if not x.is_floating_point():
+                raise StreamFuseError(
+                    f"stream {name!r}: expected a floating-point tensor, got dtype {x.dtype}; "
+                    f"convert with .float()"
+                )
+            want = "(N, C, *spatial) map" if self.token_level else "(N, C) vector or (N, C, *spatial) map"
+            if x.dim() < 2 or (self.token_level and x.dim() < 3):
+                hint = (
+                    f" Method {self.name!r} attends over tokens: pass the un-pooled feature map, "
+                    f"or use a vector-level method (e.g. 'attention')." if self.token_level else ""
+                )
+                raise StreamFuseError(
+                    f"stream {name!r}: expected a {want} with C={c}, got shape {_shape(x)}.{hint}"
+                )
+            if x.shape[1] != c:
+                raise StreamFuseError(
+                    f"stream {name!r}: expected {c} channels (dim 1) as set by in_dims, got shape {_shape(x)}"
+                )
+            if first is None:
+                first = (name, x)
+            else:
+                if x.shape[0] != first[1].shape[0]:
+                    raise StreamFuseError(
+                        f"stream {name!r}: batch size {x.shape[0]} differs from stream {first[0]!r}'s "
+                        f"{first[1].shape[0]} (shapes {_shape(x)} vs {_shape(first[1])})"
+                    )
+                if x.device != first[1].device:
+                    raise StreamFuseError(
+                        f"stream {name!r} is on {x.device} but stream {first[0]!r} is on "
+                        f"{first[1].device}; move all streams to one device"
+                    )
+            if self.check_finite and not bool(torch.isfinite(x).all()):
+                bad = int((~torch.isfinite(x)).sum())
+                raise StreamFuseError(f"stream {name!r}: {bad} NaN/Inf values in a tensor of shape {_shape(x)}")
+        return xs
+
+    def check_mask(self, mask, batch: int, device) -> torch.Tensor | None:
+        if mask is None:
+            return None
+        s = self.num_streams
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise StreamFuseError(f"mask: expected a bool tensor (N, S) = ({batch}, {s}), got {got}")
+        if tuple(mask.shape) != (batch, s):
+            raise StreamFuseError(
+                f"mask: expected shape (N, S) = ({batch}, {s}) for streams {self.stream_names}, got {_shape(mask)}"
+            )
+        if mask.device != device:
+            raise StreamFuseError(f"mask is on {mask.device} but the streams are on {device}")
+        if not torch.compiler.is_compiling():
+            empty = ~mask.any(dim=1)
+            if bool(empty.any()):
+                rows = empty.nonzero().flatten()[:5].tolist()
+                raise StreamFuseError(
+                    f"mask: rows {rows} have no stream present; every sample needs at least one of {self.stream_names}"
+                )
+        return mask
+
+    # ----------------------------------------------------------------------------- forward
+    def forward(self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False):
+        xs = self.check_streams(streams)
+        batch, device = xs[0].shape[0], xs[0].device
+        mask = self.check_mask(mask, batch, device)
+        if self.training and self.stream_dropout > 0:
+            mask = stream_dropout_mask(mask, batch, self.num_streams, self.stream_dropout, device)
+        if not self.token_level:
+            xs = [x.flatten(2).mean(-1) if x.dim() > 2 else x for x in xs]
+        if mask is not None:
+            # where(), not multiply: an absent stream holding NaN must not poison the output.
+            xs = [
+                torch.where(mask[:, i].view((-1,) + (1,) * (x.dim() - 1)), x, torch.zeros((), dtype=x.dtype, device=device))
+                for i, x in enumerate(xs)
+            ]
+        fused, weights = self.fuse(xs, mask, return_weights)
+        return (fused, weights) if return_weights else fused
+
+    def fuse(self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool):
+        """Method math. ``xs``: checked streams, ``(N, C_i)`` (``(N, C_i, *spatial)`` for
+        token-level methods), absent streams zeroed. ``mask``: bool ``(N, S)`` or None.
+        Return ``(fused (N, D), weights or None)``; weights may be skipped if not ``need_weights``."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------- helpers
+    def build_projection(
+        self, project: bool | None, stream_norm: bool, mlp: bool = False, act_layer: type[nn.Module] = nn.GELU
+    ) -> StreamProjection:
+        """Per-stream projection to D. ``project=None`` projects unless every ``C_i == D``."""
+        if project is None:
+            project = mlp or any(c != self.dim for c in self.in_dims)
+        if not project and any(c != self.dim for c in self.in_dims):
+            raise StreamFuseError(
+                f"{self.name}: project=False needs every stream to have width D={self.dim}; "
+                f"got {dict(zip(self.stream_names, self.in_dims))}"
+            )
+        return StreamProjection(self.in_dims, self.dim, project, mlp, stream_norm, act_layer, **self.factory)
+
+    @staticmethod
+    def check_choice(option: str, value, choices) -> None:
+        if value not in choices:
+            raise StreamFuseError(f"option {option}={value!r} is not valid; choose one of {', '.join(map(str, choices))}")
+
+    def check_normalize(self, value: str) -> str:
+        self.check_choice("normalize", value, NORMALIZATIONS)
+        return value
+
+    def per_sample(self, weights: torch.Tensor, batch: int) -> torch.Tensor:
+        """Broadcast input-independent weights ``(S,)``/``(S, D)`` to ``(N, S)``/``(N, S, D)``."""
+        return weights.unsqueeze(0).expand((batch,) + tuple(weights.shape))
+
+    def extra_repr(self) -> str:
+        streams = ", ".join(f"{n}={c}" for n, c in zip(self.stream_names, self.in_dims))
+        return f"streams=[{streams}], dim={self.dim}"

@@ -1,0 +1,29 @@
+"""One exception family for everything streamfuse rejects.
+
+Every message names the stream (or option) at fault, shows what it got and what was expected, and
+where there is a fixed set of valid choices, lists them. ``StreamFuseError`` subclasses
+``ValueError`` so code that already catches ``ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class StreamFuseError(ValueError):
+    """Raised for any input streamfuse cannot accept (shapes, names, options, files)."""
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest valid choice, or ``""``."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_choice(what: str, name: str, choices: Iterable[str]) -> StreamFuseError:
+    """Build the error for an unknown name among a fixed set (method, dataset, option value)."""
+    choices = sorted(choices)
+    return StreamFuseError(
+        f"unknown {what} {name!r}.{suggest(name, choices)} Valid choices: {', '.join(choices)}."
+    )

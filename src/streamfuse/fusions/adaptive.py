@@ -1,0 +1,67 @@
+"""``adaptive``: per-sample, per-channel weights predicted from each projected stream.
+
+The recipe from the two-stream question this library answers:
+
+    x_i' = LN(MLP_i(x_i))            project stream i to D with a two-layer MLP
+    W_i  = MLP_w,i(x_i')             predict per-sample, per-channel weight logits
+    W    = softmax_i(W) | sigmoid(W) normalise across streams (``normalize``)
+    z    = sum_i x_i' * W_i
+
+Shapes: S x ``(N, C_i)`` -> ``(N, D)``; weights ``(N, S, D)``. Both MLP stacks run batched over
+streams (``StreamLinear``) after the first projection. A learned per-stream bias ``k b_i`` is
+added to the weight logits (k = ``logit_scale``) so the stream-level prior converges as fast as
+the ``scalar`` weights do, while the MLP supplies the per-sample part.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..base import Fusion
+from ..layers.masking import normalize_weights, weighted_sum
+from ..layers.stream_linear import StreamLinear
+from ..registry import register_fusion
+
+
+@register_fusion("adaptive")
+class AdaptiveWeightFusion(Fusion):
+    """MLP-projected streams weighted by MLP-predicted per-sample, per-channel weights.
+
+    Args:
+        normalize: ``"softmax"`` across streams (default) or ``"sigmoid"`` (independent gates).
+        hidden: hidden width of the weight MLP (default D).
+        act_layer: activation class used in both MLPs.
+        logit_scale: scale of the per-stream prior bias (see ``scalar``).
+        stream_norm: non-affine LayerNorm on each projected stream.
+    """
+
+    weight_level = "channel"
+
+    def __init__(
+        self,
+        in_dims,
+        dim=None,
+        *,
+        normalize: str = "softmax",
+        hidden: int | None = None,
+        act_layer: type[nn.Module] = nn.GELU,
+        logit_scale: float = 10.0,
+        stream_norm: bool = True,
+        **base,
+    ) -> None:
+        super().__init__(in_dims, dim, **base)
+        self.normalize = self.check_normalize(normalize)
+        self.logit_scale = float(logit_scale)
+        hidden = hidden or self.dim
+        self.proj = self.build_projection(True, stream_norm, mlp=True, act_layer=act_layer)
+        self.weight_in = StreamLinear(self.num_streams, self.dim, hidden, **self.factory)
+        self.act = act_layer()
+        self.weight_out = StreamLinear(self.num_streams, hidden, self.dim, **self.factory)
+        self.stream_bias = nn.Parameter(torch.zeros(self.num_streams, 1, **self.factory))
+
+    def fuse(self, xs, mask, need_weights):
+        x = self.proj(xs)  # (N, S, D)
+        logits = self.weight_out(self.act(self.weight_in(x))) + self.stream_bias * self.logit_scale
+        w = normalize_weights(logits, self.normalize, mask)
+        return weighted_sum(x, w), w

@@ -1,0 +1,51 @@
+"""``channel``: a learnable weight per stream and per channel (the "element-wise" Parameter).
+
+    z_d = sum_i w_{i,d} x'_{i,d}       w_{:,d} = softmax_i(k theta_{:,d}) | sigmoid | 1 + k theta
+
+Shapes: S x ``(N, C_i)`` -> ``(N, D)``; weights ``(N, S, D)`` (input-independent, broadcast).
+``x_i'`` and ``k = logit_scale`` as in ``scalar``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..base import Fusion
+from ..layers.masking import normalize_weights, weighted_sum
+from ..registry import register_fusion
+
+
+@register_fusion("channel")
+class ChannelFusion(Fusion):
+    """Per-stream, per-channel learnable weights.
+
+    Args:
+        normalize: ``"softmax"`` across streams per channel (default), ``"sigmoid"``, ``"none"``.
+        logit_scale, project, stream_norm: as in ``scalar``.
+    """
+
+    weight_level = "channel"
+
+    def __init__(
+        self,
+        in_dims,
+        dim=None,
+        *,
+        normalize: str = "softmax",
+        logit_scale: float = 10.0,
+        project: bool | None = None,
+        stream_norm: bool = True,
+        **base,
+    ) -> None:
+        super().__init__(in_dims, dim, **base)
+        self.normalize = self.check_normalize(normalize)
+        self.logit_scale = float(logit_scale)
+        self.proj = self.build_projection(project, stream_norm)
+        self.theta = nn.Parameter(torch.zeros(self.num_streams, self.dim, **self.factory))
+
+    def fuse(self, xs, mask, need_weights):
+        x = self.proj(xs)  # (N, S, D)
+        logits = self.per_sample(self.theta * self.logit_scale, x.shape[0])
+        w = normalize_weights(logits, self.normalize, mask)
+        return weighted_sum(x, w), w

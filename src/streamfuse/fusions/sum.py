@@ -1,0 +1,48 @@
+"""``sum`` and ``mean``: project every stream to D, then add (or average) them.
+
+    x_i' = LN(W_i x_i + b_i)        z = sum_i x_i'   (sum)      z = (1/|P|) sum_{i in P} x_i'   (mean)
+
+with P the present streams. Baselines for the learned weightings: the weights they report are
+fixed (1 for ``sum``; ``1/|P|`` for ``mean``), shaped ``(N, S)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..base import Fusion
+from ..layers.masking import weighted_sum
+from ..registry import register_fusion
+
+
+@register_fusion("sum")
+class SumFusion(Fusion):
+    """Sum of projected streams. Shapes: S x ``(N, C_i)`` -> ``(N, D)``; weights ``(N, S)`` of ones.
+
+    Args:
+        project: project each stream to D (None: only if some ``C_i != D``).
+        stream_norm: non-affine LayerNorm on each projected stream.
+    """
+
+    def __init__(self, in_dims, dim=None, *, project: bool | None = None, stream_norm: bool = True, **base) -> None:
+        super().__init__(in_dims, dim, **base)
+        self.proj = self.build_projection(project, stream_norm)
+
+    def stream_weights(self, x: torch.Tensor, mask):
+        if mask is None:
+            return x.new_ones(x.shape[0], x.shape[1])
+        return mask.to(x.dtype)
+
+    def fuse(self, xs, mask, need_weights):
+        x = self.proj(xs)  # (N, S, D)
+        w = self.stream_weights(x, mask)
+        return weighted_sum(x, w), w
+
+
+@register_fusion("mean")
+class MeanFusion(SumFusion):
+    """Average of the present projected streams; weights ``(N, S)`` equal to ``1/|present|``."""
+
+    def stream_weights(self, x, mask):
+        w = super().stream_weights(x, mask)
+        return w / w.sum(dim=1, keepdim=True)

@@ -1,0 +1,101 @@
+"""``transformer``: ``nn.TransformerEncoder`` layers over stream tokens with a CLS token.
+
+    pooled mode:  t_i = LN(W_i x_i) + e_i                      one token per stream, (N, S, D)
+    tokens mode:  T_i = TokenEmbedding(x_i)                    all positions of all streams, (N, sum L_i, D)
+    X = [cls; tokens] -> depth x TransformerEncoderLayer (pre-norm) -> z = LN(X[:, 0])
+
+Shapes: pooled: S x ``(N, C_i)`` (maps are average-pooled) -> ``(N, D)``; tokens: S maps
+``(N, C_i, *spatial_i)`` -> ``(N, D)``. ``e_i`` is a learned stream-type embedding. Absent
+streams are removed by the key-padding mask.
+
+Weights ``(N, S)``: the last layer's head-averaged attention of the CLS token, summed over each
+stream's tokens and renormalised over streams. Unlike the weighting methods this is a diagnostic
+read off the attention, not the coefficient that mixes the streams; it is computed only when
+``return_weights=True`` (one extra attention pass). Architecture: Vaswani et al. 2017,
+https://arxiv.org/abs/1706.03762; CLS pooling as in BERT/ViT.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..base import Fusion
+from ..errors import StreamFuseError
+from ..layers.tokens import TokenEmbedding
+from ..registry import register_fusion
+
+
+@register_fusion("transformer")
+class TransformerFusion(Fusion):
+    """Transformer encoder fusion.
+
+    Args:
+        mode: ``"pooled"`` (one token per stream) or ``"tokens"`` (every position of every map).
+        depth: number of encoder layers.
+        num_heads: attention heads (D must be divisible by it).
+        mlp_ratio: feed-forward width as a multiple of D.
+        dropout: dropout inside the encoder layers.
+        act_layer: feed-forward activation class.
+        stream_norm: LayerNorm on each projected stream (pooled mode).
+    """
+
+    def __init__(
+        self,
+        in_dims,
+        dim=None,
+        *,
+        mode: str = "pooled",
+        depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+        act_layer: type[nn.Module] = nn.GELU,
+        stream_norm: bool = True,
+        **base,
+    ) -> None:
+        super().__init__(in_dims, dim, **base)
+        self.check_choice("mode", mode, ("pooled", "tokens"))
+        if dim is None:  # default D = widest stream, rounded up so the heads split it evenly
+            self.dim = -(-self.dim // num_heads) * num_heads
+        if self.dim % num_heads:
+            raise StreamFuseError(f"transformer: dim D={self.dim} must be divisible by num_heads={num_heads}")
+        f, d = self.factory, self.dim
+        self.mode = mode
+        self.token_level = mode == "tokens"  # instance-level: the base pools maps unless this is set
+        if self.token_level:
+            self.embed = TokenEmbedding(self.in_dims, d, **f)
+        else:
+            self.proj = self.build_projection(None, stream_norm)
+            self.stream_embed = nn.Parameter(torch.randn(self.num_streams, d, **f) * 0.02)
+        self.cls = nn.Parameter(torch.randn(1, 1, d, **f) * 0.02)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                d, num_heads, int(d * mlp_ratio), dropout, activation=act_layer(), batch_first=True, norm_first=True, **f
+            )
+            for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(d, **f)
+
+    def fuse(self, xs, mask, need_weights):
+        n = xs[0].shape[0]
+        if self.token_level:
+            parts = [self.embed(x, i) for i, x in enumerate(xs)]
+            lengths = [p.shape[1] for p in parts]
+            tokens = torch.cat(parts, dim=1)
+        else:
+            tokens, lengths = self.proj(xs) + self.stream_embed, [1] * self.num_streams
+        x = torch.cat([self.cls.expand(n, 1, self.dim), tokens], dim=1)
+        pad = None
+        if mask is not None:
+            per_token = torch.repeat_interleave(~mask, torch.tensor(lengths, device=mask.device), dim=1, output_size=sum(lengths))
+            pad = torch.cat([per_token.new_zeros(n, 1), per_token], dim=1)
+        weights = None
+        for k, layer in enumerate(self.layers):
+            if need_weights and k == len(self.layers) - 1:
+                h = layer.norm1(x)
+                _, attn = layer.self_attn(h, h, h, key_padding_mask=pad, need_weights=True)
+                per_stream = torch.stack([s.sum(-1) for s in torch.split(attn[:, 0, 1:], lengths, dim=-1)], dim=1)
+                weights = per_stream / per_stream.sum(dim=1, keepdim=True).clamp_min(1e-12)
+            x = layer(x, src_key_padding_mask=pad)
+        return self.norm(x[:, 0]), weights

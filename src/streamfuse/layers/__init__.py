@@ -1,0 +1,19 @@
+"""Building blocks shared by the fusion methods (not fusions themselves)."""
+
+from .masking import NORMALIZATIONS, masked_mean, masked_softmax, normalize_weights, stream_dropout_mask, weighted_sum
+from .projection import StreamProjection
+from .stream_linear import StreamLinear
+from .tokens import TokenEmbedding, sincos_positions
+
+__all__ = [
+    "NORMALIZATIONS",
+    "normalize_weights",
+    "weighted_sum",
+    "StreamLinear",
+    "StreamProjection",
+    "TokenEmbedding",
+    "masked_mean",
+    "masked_softmax",
+    "sincos_positions",
+    "stream_dropout_mask",
+]

@@ -1,0 +1,78 @@
+"""Masking helpers: absent streams are excluded without data-dependent control flow.
+
+A mask is a bool tensor ``(N, S)``, True where stream ``s`` of sample ``n`` is present. Everything
+here is branch-free on tensor values so it runs under ``torch.compile(fullgraph=True)`` and never
+forces a host-device synchronisation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def masked_softmax(logits: torch.Tensor, mask: torch.Tensor | None, dim: int = 1) -> torch.Tensor:
+    """Softmax over ``dim`` with absent entries set to exactly 0 and the rest renormalised.
+
+    ``logits`` is ``(N, S)`` or ``(N, S, D)``; ``mask`` is ``(N, S)`` (broadcast over D) or None.
+    A row with nothing present would give NaN; callers reject such rows before this point.
+    """
+    if mask is None:
+        return torch.softmax(logits, dim=dim)
+    m = mask.view(mask.shape + (1,) * (logits.dim() - mask.dim()))
+    return torch.softmax(logits.masked_fill(~m, float("-inf")), dim=dim)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor | None, dim: int = 1) -> torch.Tensor:
+    """Mean over ``dim`` of the present entries only. ``x`` ``(N, S, ...)``, ``mask`` ``(N, S)``."""
+    if mask is None:
+        return x.mean(dim)
+    m = mask.view(mask.shape + (1,) * (x.dim() - mask.dim())).to(x.dtype)
+    return (x * m).sum(dim) / m.sum(dim).clamp_min(1.0)
+
+
+def stream_dropout_mask(
+    mask: torch.Tensor | None, batch: int, num_streams: int, p: float, device: torch.device
+) -> torch.Tensor:
+    """Drop whole streams with probability ``p`` but never every present stream of a sample.
+
+    Returns a bool ``(N, S)`` mask that is a subset of ``mask`` (all-True when ``mask`` is None).
+    Where dropout would empty a row, one of that row's present streams, chosen uniformly, is kept.
+    """
+    present = (
+        torch.ones(batch, num_streams, dtype=torch.bool, device=device) if mask is None else mask
+    )
+    keep = (torch.rand(batch, num_streams, device=device) >= p) & present
+    emptied = ~keep.any(dim=1, keepdim=True)
+    # Random score per present stream; absent streams can never win the argmax.
+    score = torch.rand(batch, num_streams, device=device).masked_fill(~present, -1.0)
+    rescue = torch.nn.functional.one_hot(score.argmax(dim=1), num_streams).bool()
+    return keep | (emptied & rescue)
+
+
+NORMALIZATIONS = ("softmax", "sigmoid", "none")
+
+
+def normalize_weights(logits: torch.Tensor, mode: str, mask: torch.Tensor | None) -> torch.Tensor:
+    """Turn weight logits ``(N, S)`` or ``(N, S, D)`` into weights, zero for absent streams.
+
+    ``softmax``: across streams (dim 1), sums to 1 over present streams.
+    ``sigmoid``: each weight in (0, 1) independently.
+    ``none``: ``1 + logits`` as is (so zero logits give a plain sum).
+    """
+    if mode == "softmax":
+        return masked_softmax(logits, mask, dim=1)
+    w = torch.sigmoid(logits) if mode == "sigmoid" else 1.0 + logits
+    if mask is None:
+        return w
+    return w * mask.view(mask.shape + (1,) * (w.dim() - 2)).to(w.dtype)
+
+
+def weighted_sum(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum_s weights[:, s] * x[:, s]``. ``x`` ``(N, S, D)``; ``weights`` ``(N, S)`` or ``(N, S, D)``.
+
+    Stream-level weights use one batched matrix-vector product, which reads ``x`` once instead of
+    materialising the ``(N, S, D)`` product first.
+    """
+    if weights.dim() == 2:
+        return torch.bmm(weights.unsqueeze(1).to(x.dtype), x).squeeze(1)
+    return (x * weights.to(x.dtype)).sum(dim=1)

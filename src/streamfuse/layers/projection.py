@@ -1,0 +1,74 @@
+"""``StreamProjection``: bring S streams of widths ``C_i`` to one width ``D``, stacked.
+
+Shapes: a list of S tensors ``(N, C_i)`` -> ``(N, S, D)``.
+
+Why a normalisation follows the projection by default: if a stream's projection can shrink or
+inflate its output, a learned fusion weight never has to move to ignore or favour that stream, and
+the weight stops meaning anything. With a non-affine LayerNorm after the projection each stream
+enters the fusion at unit scale, so how much a stream counts lives in the fusion weights alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .stream_linear import StreamLinear
+
+
+class StreamProjection(nn.Module):
+    """Per-stream ``Linear`` (or two-layer MLP) to width ``dim``, then an optional LayerNorm.
+
+    Args:
+        in_dims: widths ``C_i`` of the S streams.
+        dim: output width ``D``.
+        project: False keeps the inputs as they are (all ``C_i`` must equal ``D``).
+        mlp: use ``Linear -> act_layer -> Linear`` instead of one ``Linear`` (the "adaptive
+            weights" recipe projects with an MLP).
+        norm: apply a non-affine LayerNorm over ``D`` to each projected stream.
+        act_layer: activation class for the MLP.
+
+    When all widths are equal the S projections run as one batched matmul (``StreamLinear``);
+    otherwise each stream has its own ``nn.Linear`` and the results are stacked.
+    """
+
+    def __init__(
+        self,
+        in_dims: Sequence[int],
+        dim: int,
+        project: bool = True,
+        mlp: bool = False,
+        norm: bool = True,
+        act_layer: type[nn.Module] = nn.GELU,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.in_dims, self.dim, self.norm = list(in_dims), dim, norm
+        self.shared_width = len(set(self.in_dims)) == 1
+        s = len(self.in_dims)
+        if not project:
+            self.first = None
+        elif self.shared_width:
+            self.first = StreamLinear(s, self.in_dims[0], dim, **factory)
+        else:
+            self.first = nn.ModuleList(nn.Linear(c, dim, **factory) for c in self.in_dims)
+        self.act = act_layer() if (project and mlp) else None
+        self.second = StreamLinear(s, dim, dim, **factory) if (project and mlp) else None
+
+    def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
+        if self.first is None:
+            out = torch.stack(list(xs), dim=1)
+        elif isinstance(self.first, StreamLinear):
+            out = self.first(torch.stack(list(xs), dim=1))
+        else:
+            out = torch.stack([lin(x) for lin, x in zip(self.first, xs)], dim=1)
+        if self.second is not None:
+            out = self.second(self.act(out))
+        if self.norm:
+            out = F.layer_norm(out, (self.dim,))
+        return out

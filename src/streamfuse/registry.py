@@ -1,0 +1,71 @@
+"""The fusion registry: a plain dict from method name to class.
+
+Adding a method is writing one ``Fusion`` subclass and decorating it with ``@register_fusion``;
+``create_fusion``, ``list_fusions``, ``MultiStreamHead`` and the test-suite pick it up from here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING
+
+from .errors import StreamFuseError, suggest, unknown_choice
+
+if TYPE_CHECKING:
+    from .base import Fusion
+
+FUSIONS: dict[str, type[Fusion]] = {}
+
+
+def register_fusion(name: str):
+    """Class decorator: register a ``Fusion`` subclass under ``name`` (sets ``cls.name``)."""
+
+    def decorate(cls):
+        if name in FUSIONS:
+            raise StreamFuseError(f"fusion name {name!r} is already registered by {FUSIONS[name].__name__}")
+        cls.name = name
+        FUSIONS[name] = cls
+        return cls
+
+    return decorate
+
+
+def list_fusions() -> list[str]:
+    """Names of every registered fusion method, sorted."""
+    return sorted(FUSIONS)
+
+
+def fusion_options(name: str) -> list[str]:
+    """Keyword options accepted by method ``name`` (its constructor and the shared base)."""
+    cls = get_fusion_class(name)
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            for p in inspect.signature(klass.__init__).parameters.values():
+                if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"):
+                    if p.name not in ("in_dims", "dim") and p.name not in names:
+                        names.append(p.name)
+    return names
+
+
+def get_fusion_class(name: str) -> type[Fusion]:
+    if not isinstance(name, str) or name not in FUSIONS:
+        raise unknown_choice("fusion method", name, FUSIONS)
+    return FUSIONS[name]
+
+
+def create_fusion(name: str, in_dims, dim: int | None = None, **options) -> Fusion:
+    """Build fusion ``name`` for streams of widths ``in_dims`` (a list, or a name->width dict).
+
+    ``dim`` is the fused width D (default: the largest ``C_i``). Unknown names and unknown
+    options raise ``StreamFuseError`` listing the valid ones.
+    """
+    cls = get_fusion_class(name)
+    valid = fusion_options(name)
+    for key in options:
+        if key not in valid:
+            raise StreamFuseError(
+                f"fusion {name!r} has no option {key!r}.{suggest(key, valid)} "
+                f"Valid options: {', '.join(valid)}."
+            )
+    return cls(in_dims, dim, **options)
