@@ -1,0 +1,148 @@
+"""Per-stream degradation knobs shared by all datasets: ``noise=`` and ``drop=``.
+
+They exist so that how informative each stream is can be dialled in experiments (noise sweeps,
+"what if this sensor is dead"), with the label-carrying content of the other streams untouched.
+
+* ``noise={"rgb": 0.5}`` (or the CLI form ``"rgb=0.5,pose=0"``): add i.i.d. Gaussian noise whose
+  std is ``level`` times the stream's own per-channel std (measured on the clean *train* split and
+  used for both splits, so train and test are degraded identically).
+* ``drop=["rgb"]`` (or ``"rgb"`` / ``"rgb,pose"``): replace the stream by pure i.i.d. Gaussian noise
+  with the clean train split's per-channel mean and std. It keeps shape, scale and dtype, so a
+  model still runs, but it is drawn independently of the labels and so carries no label
+  information at all. (Zeros would also carry none, but a constant input is a give-away that
+  importance methods and normalisation layers treat specially; noise is the honest "useless".)
+
+Every random draw comes from its own generator keyed by ``(seed, split, stream index, purpose)``,
+so degrading one stream never changes the samples, or another stream, that a run sees.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from streamfuse.data.base import DataError
+from streamfuse.errors import suggest
+
+SPLIT_CODES = {"train": 0, "test": 1}
+_PURPOSE = {"content": 0, "occlusion": 1, "noise": 2, "drop": 3}
+
+
+def stream_rng(seed: int, split: str, stream_index: int, purpose: str) -> np.random.Generator:
+    """A generator private to one (seed, split, stream, purpose); see module docstring."""
+    return np.random.default_rng([int(seed), SPLIT_CODES[split], stream_index, _PURPOSE[purpose]])
+
+
+def _unknown_stream(knob: str, name: str, streams: list[str]) -> DataError:
+    return DataError(
+        f"{knob}= names stream {name!r}, which this dataset does not have.{suggest(name, streams)} "
+        f"Valid streams: {', '.join(streams)}."
+    )
+
+
+def parse_levels(
+    value: Mapping[str, float] | str | None, streams: list[str], knob: str, *, hi: float = math.inf
+) -> dict[str, float]:
+    """Parse ``{"rgb": 0.5}`` or ``"rgb=0.5,pose=0"`` into a checked ``{stream: level}`` dict."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        pairs = {}
+        for item in value.split(","):
+            name, sep, level = item.partition("=")
+            if not sep or not name.strip():
+                raise DataError(
+                    f"{knob}={value!r}: item {item!r} is not 'stream=level'; expected e.g. "
+                    f"'{streams[0]}=0.5' (streams: {', '.join(streams)})."
+                )
+            pairs[name.strip()] = level.strip()
+        value = pairs
+    if not isinstance(value, Mapping):
+        raise DataError(
+            f"{knob}= got {type(value).__name__} {value!r}; expected a dict stream -> level or a "
+            f"string like '{streams[0]}=0.5' (streams: {', '.join(streams)})."
+        )
+    out = {}
+    for name, level in value.items():
+        if name not in streams:
+            raise _unknown_stream(knob, name, streams)
+        try:
+            level = float(level)
+        except (TypeError, ValueError):
+            raise DataError(f"{knob}= level for {name!r} is {level!r}; expected a number.") from None
+        if not (0.0 <= level <= hi):
+            raise DataError(
+                f"{knob}= level for {name!r} is {level}; expected a number in [0, {hi}]."
+            )
+        out[name] = level
+    return out
+
+
+def parse_names(value: Iterable[str] | str | None, streams: list[str], knob: str) -> list[str]:
+    """Parse ``["rgb"]``, ``"rgb"`` or ``"rgb,pose"`` into a checked list of stream names."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    try:
+        names = list(value)
+    except TypeError:
+        raise DataError(
+            f"{knob}= got {type(value).__name__} {value!r}; expected a list of stream names "
+            f"or a string like '{streams[0]}' (streams: {', '.join(streams)})."
+        ) from None
+    for name in names:
+        if name not in streams:
+            raise _unknown_stream(knob, name, streams)
+    return names
+
+
+def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std over every axis but axis 1, shaped to broadcast against x."""
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
+    std = x.std(axis=axes, keepdims=True, dtype=np.float64)
+    return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+
+
+def apply_noise_and_drop(
+    splits: dict[str, dict[str, np.ndarray]],
+    stream_names: list[str],
+    *,
+    noise: Mapping[str, float] | str | None,
+    drop: Iterable[str] | str | None,
+    seed: int,
+) -> None:
+    """Degrade ``splits[split][stream]`` arrays in place as the module docstring describes.
+
+    ``splits`` maps ``"train"``/``"test"`` to ``{stream: float32 array (N, C, ...)}``. Statistics
+    always come from the train split so both splits see the same noise scale.
+    """
+    levels = parse_levels(noise, stream_names, "noise")
+    dropped = parse_names(drop, stream_names, "drop")
+    for idx, name in enumerate(stream_names):
+        level = levels.get(name, 0.0)
+        if level == 0.0 and name not in dropped:
+            continue
+        mean, std = _channel_stats(splits["train"][name])
+        for split, streams in splits.items():
+            x = streams[name]
+            if name in dropped:
+                z = stream_rng(seed, split, idx, "drop").standard_normal(x.shape, np.float32)
+                streams[name] = z * std + mean
+            else:
+                z = stream_rng(seed, split, idx, "noise").standard_normal(x.shape, np.float32)
+                streams[name] = x + z * (np.float32(level) * std)
+
+
+def check_options(dataset: str, options: Mapping[str, object], allowed: Iterable[str]) -> None:
+    """Reject options a loader does not know, listing the ones it does."""
+    allowed = sorted(allowed)
+    for key in options:
+        if key not in allowed:
+            raise DataError(
+                f"dataset {dataset!r} has no option {key!r}.{suggest(key, allowed)} "
+                f"Valid options: {', '.join(allowed)}."
+            )

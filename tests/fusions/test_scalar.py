@@ -1,0 +1,61 @@
+import torch
+
+import streamfuse
+
+
+def _identity_streams(f):
+    """Pre-projected equal-width streams, so the fusion is the bare weighted sum."""
+    return [torch.randn(5, f.dim) for _ in range(f.num_streams)]
+
+
+def test_scalar_softmax_is_w1_x1_plus_w2_x2():
+    f = streamfuse.create_fusion("scalar", [6, 6], project=False, stream_norm=False)
+    with torch.no_grad():
+        f.theta.copy_(torch.tensor([0.1, -0.05]))
+    x1, x2 = _identity_streams(f)
+    w = torch.softmax(torch.tensor([1.0, -0.5]), 0)  # logit_scale 10
+    out, weights = f([x1, x2], return_weights=True)
+    torch.testing.assert_close(out, w[0] * x1 + w[1] * x2)
+    torch.testing.assert_close(weights, w.expand(5, 2))
+
+
+def test_scalar_sigmoid_and_none():
+    for normalize, fn in [("sigmoid", torch.sigmoid), ("none", lambda t: 1 + t)]:
+        f = streamfuse.create_fusion("scalar", [4, 4, 4], normalize=normalize, project=False, stream_norm=False, logit_scale=1.0)
+        with torch.no_grad():
+            f.theta.copy_(torch.tensor([0.3, -1.0, 2.0]))
+        xs = _identity_streams(f)
+        w = fn(f.theta.detach())
+        torch.testing.assert_close(f(xs), sum(wi * x for wi, x in zip(w, xs)))
+
+
+def test_convex_is_w_x1_plus_one_minus_w_x2():
+    f = streamfuse.create_fusion("convex", [6, 6], project=False, stream_norm=False)
+    with torch.no_grad():
+        f.theta.fill_(0.08)
+    x1, x2 = _identity_streams(f)
+    w = torch.sigmoid(torch.tensor(0.8))
+    out, weights = f([x1, x2], return_weights=True)
+    torch.testing.assert_close(out, w * x1 + (1 - w) * x2)
+    torch.testing.assert_close(weights[0], torch.stack([w, 1 - w]))
+    # One stream masked: the other gets all the weight.
+    mask = torch.tensor([[True, False]] * 5)
+    torch.testing.assert_close(f([x1, x2], mask=mask), x1)
+
+
+def test_logit_scale_lets_adam_move_the_weight():
+    """With the default scale a few hundred AdamW steps at lr 1e-3 move the weight decisively."""
+    torch.manual_seed(0)
+    f = streamfuse.create_fusion("scalar", [4, 4], project=False, stream_norm=False)
+    head = torch.nn.Linear(4, 2)
+    opt = torch.optim.AdamW(list(f.parameters()) + list(head.parameters()), lr=1e-3)
+    y = torch.randint(0, 2, (256,))
+    informative = torch.nn.functional.one_hot(y, 4).float() + 0.1 * torch.randn(256, 4)
+    noise = torch.randn(256, 4) * 3
+    for _ in range(300):
+        loss = torch.nn.functional.cross_entropy(head(f([informative, noise])), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, w = f([informative, noise], return_weights=True)
+    assert w[0, 0] > 0.9, f"informative stream weight only {w[0, 0]:.3f}"
