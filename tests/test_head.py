@@ -1,0 +1,99 @@
+"""MultiStreamHead: the seed's head, training, export."""
+
+import pytest
+import torch
+
+import streamfuse
+from streamfuse import MultiStreamHead, StreamFuseError
+
+from .conftest import ALL_FUSIONS
+
+
+def seed_batch(n=16, seed=0):
+    """The seed's pooled two-stream outputs: RGB (N, 3, 1, 1, 1) and pose (N, 17, 1, 1, 1)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 4, (n,), generator=g)
+    pose = torch.randn(n, 17, 1, 1, 1, generator=g)
+    pose[torch.arange(n), y] += 2.0  # the pose stream carries the label
+    rgb = torch.randn(n, 3, 1, 1, 1, generator=g)
+    return [rgb, pose], y
+
+
+@pytest.mark.parametrize("name", ALL_FUSIONS)
+def test_seed_head_trains_on_a_tiny_batch(name):
+    torch.manual_seed(0)
+    head = MultiStreamHead([3, 17], num_classes=4, fusion=name, dropout=0.5)
+    xs, y = seed_batch()
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(head(xs), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], f"{name}: loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+
+
+def test_head_pools_and_flattens_any_rank():
+    head = MultiStreamHead({"rgb": 3, "pose": 17}, num_classes=5, fusion="sum", dropout=0.0, pool="max").eval()
+    rgb, pose = torch.randn(2, 3, 4, 6, 6), torch.randn(2, 17, 9)
+    expected = head.fc(head.fusion([rgb.flatten(2).amax(-1), pose.amax(-1)]))
+    torch.testing.assert_close(head({"rgb": rgb, "pose": pose}), expected)
+
+
+def test_token_level_fusion_gets_unpooled_maps():
+    head = MultiStreamHead([3, 17], num_classes=5, fusion="cross_attention", dim=8).eval()
+    scores, w = head([torch.randn(2, 3, 2, 4, 4), torch.randn(2, 17, 2, 4, 4)], return_weights=True)
+    assert scores.shape == (2, 5) and w.shape == (2, 2)
+
+
+def test_head_options_and_errors():
+    head = MultiStreamHead([3, 17], 4, fusion="scalar", normalize="sigmoid", stream_dropout=0.2)
+    assert head.fusion.normalize == "sigmoid" and head.fusion.stream_dropout == 0.2
+    with pytest.raises(StreamFuseError, match="pool='sum' is not valid"):
+        MultiStreamHead([3, 17], 4, pool="sum")
+    with pytest.raises(StreamFuseError, match="unknown fusion method 'adaptve'. Did you mean 'adaptive'"):
+        MultiStreamHead([3, 17], 4, fusion="adaptve")
+    with pytest.raises(StreamFuseError, match="num_classes"):
+        MultiStreamHead([3, 17], 0)
+
+
+def test_head_accepts_a_fusion_instance():
+    f = streamfuse.AttentionFusion([3, 17], dim=8)
+    head = MultiStreamHead([3, 17], 4, fusion=f)
+    assert head.fusion is f and head.fc.in_features == 8
+
+
+
+
+@pytest.mark.parametrize("name", ALL_FUSIONS)
+def test_torch_export_matches_eager(name):
+    head = MultiStreamHead([3, 17], num_classes=6, fusion=name, dim=8).eval()
+    xs = (torch.randn(4, 3, 2, 3, 3), torch.randn(4, 17, 2, 3, 3))
+    ep = torch.export.export(_ListInput(head), xs)
+    torch.testing.assert_close(ep.module()(*xs), head(list(xs)))
+
+
+class _ListInput(torch.nn.Module):
+    """Exporters take positional tensors; the head takes a list."""
+
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, *streams):
+        return self.head(list(streams))
+
+
+@pytest.mark.parametrize("name", ALL_FUSIONS)
+def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    head = MultiStreamHead([3, 17], num_classes=6, fusion=name, dim=8).eval()
+    xs = (torch.randn(4, 3, 1, 1, 1), torch.randn(4, 17, 1, 1, 1))
+    path = tmp_path / f"{name}.onnx"
+    torch.onnx.export(_ListInput(head).eval(), xs, str(path), input_names=["rgb", "pose"], output_names=["scores"], dynamo=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {"rgb": xs[0].numpy(), "pose": xs[1].numpy()})
+    torch.testing.assert_close(torch.from_numpy(got), head(list(xs)), rtol=1e-4, atol=1e-5)
