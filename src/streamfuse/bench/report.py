@@ -1,0 +1,147 @@
+"""Aggregate bench runs into one row per method; write results.json, results.csv and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from pathlib import Path
+
+from ..training.checkpoint import atomic_write_bytes
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def _row_importance(imp_list, streams, field):
+    """Mean over seeds of one importance field, per stream (None where no run has it)."""
+    out = {}
+    for s in streams:
+        vals = []
+        for imp in imp_list:
+            for row in imp.get("table", []):
+                if row["stream"] == s and row.get(field) is not None:
+                    vals.append(row[field])
+        out[s] = statistics.fmean(vals) if vals else None
+    return out
+
+
+def aggregate(runs: list[dict], streams: list[str]) -> list[dict]:
+    by_method: dict[str, list[dict]] = {}
+    for r in runs:
+        by_method.setdefault(r["method"], []).append(r)
+    rows = []
+    for method, rs in by_method.items():
+        acc, acc_sd = _mean_std([r["accuracy"] for r in rs])
+        f1, f1_sd = _mean_std([r["macro_f1"] for r in rs])
+        imps = [r["importance"] for r in rs if r.get("importance")]
+        row = {
+            "method": method,
+            "seeds": len(rs),
+            "accuracy": acc,
+            "accuracy_std": acc_sd,
+            "macro_f1": f1,
+            "macro_f1_std": f1_sd,
+            "params": rs[0]["params"],
+            "train_seconds": statistics.fmean(r["train_seconds"] for r in rs),
+            "infer_samples_per_s": statistics.median(r["infer_samples_per_s"] for r in rs),
+            "weight": _row_importance(imps, streams, "weight"),
+            "shapley_acc": _row_importance(imps, streams, "shapley_acc"),
+            "ablation_acc_drop": _row_importance(imps, streams, "ablation_acc_drop"),
+            "accuracy_without": {
+                s: (None if d is None or acc is None else statistics.fmean(
+                    r["accuracy"] - next(t["ablation_acc_drop"] for t in r["importance"]["table"] if t["stream"] == s)
+                    for r in rs if r.get("importance")))
+                for s, d in _row_importance(imps, streams, "ablation_acc_drop").items()
+            },
+            "spearman_weight_shapley": _mean_std([(i.get("agreement") or {}).get("weights_vs_shapley") for i in imps])[0],
+        }
+        rows.append(row)
+    return rows
+
+
+def _fmt(v, pct=False, digits=3):
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f}" if pct else (f"{v:.{digits}f}" if isinstance(v, float) else str(v))
+
+
+def format_table(rows: list[dict], streams: list[str]) -> str:
+    """A markdown table: one row per method."""
+    head = ["method", "acc % (mean ± sd)", "macro-F1 %", "params", "train s", "infer/s"]
+    head += [f"w[{s}]" for s in streams] + [f"Shapley[{s}]" for s in streams] + [f"acc w/o {s} %" for s in streams]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [
+            r["method"],
+            f"{_fmt(r['accuracy'], True)} ± {_fmt(r['accuracy_std'], True)}",
+            f"{_fmt(r['macro_f1'], True)} ± {_fmt(r['macro_f1_std'], True)}",
+            f"{r['params']:,}",
+            f"{r['train_seconds']:.1f}",
+            f"{r['infer_samples_per_s']:,.0f}",
+        ]
+        cells += [_fmt(r["weight"][s], digits=2) for s in streams]
+        cells += [_fmt(r["shapley_acc"][s], digits=3) for s in streams]
+        cells += [_fmt(r["accuracy_without"][s], True) for s in streams]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_results(out: Path, config: dict, rows: list[dict], runs: list[dict], streams: list[str]) -> None:
+    out = Path(out)
+    payload = {"config": config, "streams": streams, "methods": rows, "runs": runs}
+    atomic_write_bytes(out / "results.json", lambda fh: fh.write(json.dumps(payload, indent=1, default=str).encode()))
+    buf = io.StringIO()
+    flat = []
+    for r in rows:
+        f = {k: v for k, v in r.items() if not isinstance(v, dict)}
+        for key in ("weight", "shapley_acc", "ablation_acc_drop", "accuracy_without"):
+            f.update({f"{key}[{s}]": r[key][s] for s in streams})
+        flat.append(f)
+    writer = csv.DictWriter(buf, fieldnames=list(flat[0]) if flat else ["method"])
+    writer.writeheader()
+    writer.writerows(flat)
+    atomic_write_bytes(out / "results.csv", lambda fh: fh.write(buf.getvalue().encode()))
+    write_plots(out, rows, streams)
+
+
+def write_plots(out: Path, rows: list[dict], streams: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["method"] for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows)), 4))
+    ax.bar(names, [100 * (r["accuracy"] or 0) for r in rows], yerr=[100 * (r["accuracy_std"] or 0) for r in rows], capsize=3, color="#4477aa")
+    ax.set_ylabel("test accuracy (%)")
+    lo = min(100 * (r["accuracy"] or 0) for r in rows)
+    ax.set_ylim(max(0, lo - 10), 100)
+    ax.tick_params(axis="x", rotation=60)
+    fig.tight_layout()
+    _save(fig, out / "accuracy.png")
+
+    weighted = [r for r in rows if any(v is not None for v in r["weight"].values())]
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(rows)), 4))
+    for ax, key, title, group in ((axes[0], "weight", "mean learned weight", weighted), (axes[1], "shapley_acc", "Shapley value (accuracy)", rows)):
+        width = 0.8 / max(len(streams), 1)
+        for k, s in enumerate(streams):
+            ax.bar([i + k * width for i in range(len(group))], [r[key][s] or 0 for r in group], width, label=s)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(group))], [r["method"] for r in group], rotation=60)
+        ax.set_title(title)
+    axes[0].legend()
+    fig.tight_layout()
+    _save(fig, out / "weights.png")
+    plt.close("all")
+
+
+def _save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))

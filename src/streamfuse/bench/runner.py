@@ -1,0 +1,171 @@
+"""``streamfuse bench``: train and compare every fusion method on one dataset.
+
+For every (method, seed) a run trains a model, scores it on the test split and measures cost and
+stream importance; the result is written atomically to ``OUT/runs/<method>__seed<k>.json`` the
+moment it finishes. A run whose file exists is loaded instead of recomputed, so re-running the
+same command resumes, and Ctrl-C loses at most the run in progress. Each run file carries a key
+(a hash of the data, the training settings, the method and the seed); a folder holding runs with
+other settings is refused rather than mixed or overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import list_fusions
+from ..errors import StreamFuseError
+from ..importance import stream_importance
+from ..training import TrainConfig, macro_f1, predict, train_model
+from ..training.checkpoint import atomic_write_bytes, save_checkpoint
+
+RUN_FORMAT = "streamfuse-run/1"
+
+
+@dataclass
+class BenchConfig:
+    data: str = "video"
+    data_options: dict = field(default_factory=dict)
+    data_seed: int = 0
+    methods: list[str] = field(default_factory=list)
+    seeds: int = 1
+    out: str = "runs/bench"
+    train: TrainConfig = field(default_factory=TrainConfig)
+    baselines: bool = True
+    stream_dropout: float = 0.0  # > 0 adds a "<method>+sd" variant trained with stream dropout
+    save_checkpoints: bool = False
+
+
+def method_list(names: list[str], streams: list[str], baselines: bool, stream_dropout: float) -> list[str]:
+    """Expand the requested fusion names with the baselines and stream-dropout variants."""
+    methods = list(names)
+    if stream_dropout > 0:
+        methods += [f"{m}+sd" for m in names]
+    if baselines:
+        methods += ["late"] + [f"single:{s}" for s in streams]
+    return methods
+
+
+def parse_methods(text: str) -> list[str]:
+    """``"all"`` or a comma list of registered fusion names (unknown names are an error)."""
+    from ..errors import unknown_choice
+
+    if text.strip() == "all":
+        return list_fusions()
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    for n in names:
+        if n not in list_fusions():
+            raise unknown_choice("fusion method", n, list_fusions())
+    if not names:
+        raise StreamFuseError("--fusions is empty; give 'all' or names such as 'attention,gmu'")
+    return names
+
+
+def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> dict:
+    options = dict(cfg.fusion_options)
+    if method.endswith("+sd"):
+        method, options["stream_dropout"] = method[:-3], stream_dropout
+    first = {s: data.train.streams[s] for s in data.stream_names}
+    return {
+        "method": method,
+        "streams": list(data.stream_names),
+        "kinds": dict(data.kinds),
+        "in_channels": {s: int(x.shape[1]) for s, x in first.items()},
+        "num_classes": int(data.num_classes),
+        "width": cfg.width,
+        "dim": cfg.dim,
+        "dropout": cfg.dropout,
+        "fusion_options": options if not method.startswith(("late", "single:")) else {},
+    }
+
+
+def run_key(bench: BenchConfig, method: str, seed: int) -> str:
+    train = dict(bench.train.to_dict(), seed=seed)
+    train.pop("device")  # the same run on another device is the same experiment
+    blob = json.dumps(
+        {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def run_path(out: Path, method: str, seed: int) -> Path:
+    return out / "runs" / f"{method.replace(':', '-')}__seed{seed}.json"
+
+
+def load_run(path: Path, key: str) -> dict | None:
+    """The finished run at ``path``, None if absent; an error if it was made with other settings."""
+    if not path.exists():
+        return None
+    try:
+        run = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StreamFuseError(f"run file {str(path)!r} is unreadable ({exc}); move it away to recompute that run") from exc
+    if run.get("format") != RUN_FORMAT or run.get("key") != key:
+        raise StreamFuseError(
+            f"{str(path.parent.parent)!r} holds runs made with other settings ({path.name}: key {run.get('key')!r}, "
+            f"expected {key!r}); nothing was overwritten. Use another --out folder, or the original settings to resume."
+        )
+    return run
+
+
+def evaluate_run(model, data, spec: dict, device) -> dict:
+    """Test metrics, inference speed and importance for one trained model."""
+    test, y = data.test.streams, data.test.labels
+    start = time.perf_counter()
+    scores = predict(model, test, 256, device=device)
+    seconds = time.perf_counter() - start
+    pred = scores.argmax(1)
+    result = {
+        "accuracy": (pred == y).float().mean().item(),
+        "macro_f1": macro_f1(pred, y, data.num_classes),
+        "params": sum(p.numel() for p in model.parameters()),
+        "infer_samples_per_s": len(y) / max(seconds, 1e-9),
+    }
+    if not spec["method"].startswith("single:"):
+        imp = stream_importance(model, ({s: test[s] for s in spec["streams"]}, y), methods=("weights", "ablation", "shapley"))
+        result["importance"] = imp.to_dict()
+    return result
+
+
+def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> dict:
+    cfg = TrainConfig(**dict(bench.train.to_dict(), seed=seed))
+    spec = model_spec(method, data, cfg, bench.stream_dropout)
+    model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
+    run = {"format": RUN_FORMAT, "key": run_key(bench, method, seed), "method": method, "seed": seed, "spec": spec}
+    run.update(train_seconds=info["train_seconds"], epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], val_accuracy=info["val_accuracy"])
+    run.update(evaluate_run(model, data, spec, next(model.parameters()).device))
+    out = Path(bench.out)
+    if bench.save_checkpoints:
+        save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec, cfg.to_dict(), {"accuracy": run["accuracy"]})
+    atomic_write_bytes(run_path(out, method, seed), lambda fh: fh.write(json.dumps(run, indent=1).encode()))
+    return run
+
+
+def run_bench(bench: BenchConfig, data, on_run=None, progress_factory=None) -> list[dict]:
+    """Run (or resume) every (method, seed); ``on_run(run, resumed)`` is called after each."""
+    methods = method_list(bench.methods, data.stream_names, bench.baselines, bench.stream_dropout)
+    out = Path(bench.out)
+    runs = []
+    for method in methods:
+        for seed in range(bench.seeds):
+            key = run_key(bench, method, seed)
+            run = load_run(run_path(out, method, seed), key)
+            resumed = run is not None
+            if run is None:
+                progress = progress_factory(method, seed) if progress_factory else None
+                try:
+                    run = run_one(bench, data, method, seed, progress)
+                finally:
+                    if progress is not None and hasattr(progress, "close"):
+                        progress.close()
+            runs.append(run)
+            if on_run is not None:
+                on_run(run, resumed)
+    return runs

@@ -1,0 +1,24 @@
+"""Training layer above the core library: reference encoders and models, loop, checkpoints."""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .encoders import ENCODERS, SequenceEncoder, VectorEncoder, VideoEncoder, make_encoder
+from .loop import TrainConfig, macro_f1, predict, stratified_split, train_model
+from .models import LateFusionNet, MultiStreamNet, build_model
+
+__all__ = [
+    "ENCODERS",
+    "LateFusionNet",
+    "MultiStreamNet",
+    "SequenceEncoder",
+    "TrainConfig",
+    "VectorEncoder",
+    "VideoEncoder",
+    "build_model",
+    "load_checkpoint",
+    "macro_f1",
+    "make_encoder",
+    "predict",
+    "save_checkpoint",
+    "stratified_split",
+    "train_model",
+]

@@ -1,0 +1,151 @@
+"""The training loop: AdamW, cosine schedule, early stopping on a validation split, fixed seeds.
+
+Runs unchanged on one process or under ``torchrun`` (see ``distributed``). With a fixed seed the
+result is deterministic on CPU: the same seed gives the same weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from . import distributed
+from .models import build_model
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    val_fraction: float = 0.15
+    patience: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    width: int = 32
+    dim: int | None = None
+    dropout: float = 0.5
+    fusion_options: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices ``(train, val)``: ``fraction`` of each class (at least one) goes to validation."""
+    g = torch.Generator().manual_seed(seed)
+    train, val = [], []
+    for c in labels.unique():
+        idx = (labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        k = max(1, round(len(idx) * fraction)) if fraction > 0 and len(idx) > 1 else 0
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return torch.cat(train).sort().values, torch.cat(val).sort().values
+
+
+def take(streams: dict, idx) -> dict:
+    return {k: v[idx] for k, v in streams.items()}
+
+
+@torch.no_grad()
+def predict(model, streams: dict, batch_size: int = 256, mask=None, device=None) -> torch.Tensor:
+    """Scores ``(N, K)`` for ``streams`` in batches, in eval mode (restored afterwards)."""
+    was_training = model.training
+    model.eval()
+    device = device or next(model.parameters()).device
+    n = next(iter(streams.values())).shape[0]
+    out = []
+    for i in range(0, n, batch_size):
+        sl = slice(i, i + batch_size)
+        m = None if mask is None else mask[sl].to(device)
+        out.append(model({k: v[sl].to(device) for k, v in streams.items()}, mask=m).float().cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def macro_f1(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
+    f1s = []
+    for c in range(num_classes):
+        tp = ((pred == c) & (labels == c)).sum().item()
+        fp = ((pred == c) & (labels != c)).sum().item()
+        fn = ((pred != c) & (labels == c)).sum().item()
+        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / num_classes
+
+
+def _evaluate(model, streams, labels, cfg, device, rank, world) -> tuple[float, float]:
+    """Accuracy and mean loss, each rank scoring a disjoint shard, summed over ranks."""
+    idx = torch.arange(rank, len(labels), world)
+    scores = predict(model, take(streams, idx), cfg.batch_size * 4, device=device)
+    y = labels[idx]
+    correct = (scores.argmax(1) == y).sum().item() if len(y) else 0.0
+    loss = F.cross_entropy(scores, y, reduction="sum").item() if len(y) else 0.0
+    correct, loss, count = distributed.all_sum([correct, loss, float(len(y))], device)
+    return correct / max(count, 1), loss / max(count, 1)
+
+
+def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg: TrainConfig, progress=None):
+    """Train the model ``spec`` describes; return ``(model, info)`` with the best-validation weights.
+
+    ``info``: ``train_seconds``, ``epochs_run``, ``best_epoch``, ``val_accuracy``, ``history``.
+    """
+    rank, world = distributed.setup(cfg.device)
+    device = distributed.local_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = build_model(spec).to(device)
+    tr_idx, va_idx = stratified_split(train_labels, cfg.val_fraction, cfg.seed)
+    tr_streams, tr_y = take(train_streams, tr_idx), train_labels[tr_idx]
+    va_streams, va_y = take(train_streams, va_idx), train_labels[va_idx]
+    net = DistributedDataParallel(model) if world > 1 else model
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sampler = DistributedSampler(range(len(tr_y)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+    steps = cfg.epochs * math.ceil(len(sampler) / cfg.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
+    best = (-1.0, math.inf)
+    best_state, best_epoch, history, stale = None, 0, [], 0
+    start = time.perf_counter()
+    for epoch in range(cfg.epochs):
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(iter(sampler)))
+        net.train()
+        for i in range(0, len(order), cfg.batch_size):
+            b = order[i : i + cfg.batch_size]
+            batch = {k: v[b].to(device, non_blocking=True) for k, v in tr_streams.items()}
+            loss = F.cross_entropy(net(batch), tr_y[b].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        if len(va_y):
+            acc, vloss = _evaluate(model, va_streams, va_y, cfg, device, rank, world)
+        else:
+            acc, vloss = 0.0, 0.0
+        history.append({"epoch": epoch + 1, "val_accuracy": acc, "val_loss": vloss})
+        if progress is not None:
+            progress(epoch + 1, cfg.epochs, acc)
+        if (acc, -vloss) > (best[0], -best[1]):
+            best, best_epoch, stale = (acc, vloss), epoch + 1, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    info = {
+        "train_seconds": time.perf_counter() - start,
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "val_accuracy": best[0],
+        "history": history,
+    }
+    return model.eval(), info

@@ -1,0 +1,91 @@
+"""Reference multi-stream networks built from a model spec (a plain dict, stored in checkpoints).
+
+Spec keys: ``method`` (a fusion name, ``"late"`` or ``"single:<stream>"``), ``streams`` (names in
+order), ``kinds`` and ``in_channels`` (per stream), ``num_classes``, ``width`` (encoder width),
+``dim`` (fused width, None for the method's default), ``dropout``, ``fusion_options``.
+
+    MultiStreamNet   encoders -> MultiStreamHead(fusion)          one fused classifier
+    LateFusionNet    encoder -> pool -> fc per stream, mean of scores over present streams
+                     (late fusion as in pyskl's RGBPoseConv3D: average the branches' scores)
+    single:<stream>  a MultiStreamNet over that stream alone
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import StreamFuseError
+from ..head import MultiStreamHead
+from .encoders import make_encoder
+
+
+class MultiStreamNet(nn.Module):
+    """Per-stream encoders feeding a ``MultiStreamHead``.
+
+    Call: ``net(streams, mask=None, return_weights=False)``; ``streams`` is a name->tensor dict
+    (extra keys are ignored, so one batch serves every model) or a list in ``stream_names`` order.
+    """
+
+    def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, fusion_options=None):
+        super().__init__()
+        self.stream_names = list(streams)
+        self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
+        self.head = MultiStreamHead(
+            {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, dropout=dropout, **(fusion_options or {})
+        )
+
+    def select(self, streams):
+        if isinstance(streams, dict):
+            missing = [s for s in self.stream_names if s not in streams]
+            if missing:
+                raise StreamFuseError(f"model needs streams {self.stream_names}; missing {missing}, got {list(streams)}")
+            return [streams[s] for s in self.stream_names]
+        return list(streams)
+
+    def forward(self, streams, mask=None, return_weights=False):
+        xs = self.select(streams)
+        if len(xs) != len(self.stream_names):
+            raise StreamFuseError(f"model expected {len(self.stream_names)} streams {self.stream_names}, got {len(xs)}")
+        feats = {s: enc(x) for (s, enc), x in zip(self.encoders.items(), xs)}
+        return self.head(feats, mask=mask, return_weights=return_weights)
+
+
+class LateFusionNet(MultiStreamNet):
+    """Average of per-stream classifiers' scores (over present streams when a mask is given)."""
+
+    def __init__(self, streams, kinds, in_channels, num_classes, width=32, dropout=0.5, **_):
+        nn.Module.__init__(self)
+        self.stream_names = list(streams)
+        self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
+        self.classifiers = nn.ModuleDict(
+            {s: nn.Sequential(nn.Flatten(2), _Mean(), nn.Dropout(dropout), nn.Linear(width, num_classes)) for s in self.stream_names}
+        )
+
+    def forward(self, streams, mask=None, return_weights=False):
+        xs = self.select(streams)
+        scores = torch.stack([self.classifiers[s](self.encoders[s](x)) for s, x in zip(self.stream_names, xs)], dim=1)
+        n, s = scores.shape[:2]
+        w = torch.full((n, s), 1.0 / s, device=scores.device) if mask is None else mask.float() / mask.float().sum(1, keepdim=True)
+        out = (scores * w.unsqueeze(-1)).sum(1)
+        return (out, w) if return_weights else out
+
+
+class _Mean(nn.Module):
+    def forward(self, x):
+        return x.mean(-1)
+
+
+def build_model(spec: dict) -> nn.Module:
+    """Instantiate the network described by ``spec`` (see module docstring)."""
+    method = spec["method"]
+    common = {k: spec[k] for k in ("kinds", "in_channels", "num_classes")}
+    common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5))
+    if method == "late":
+        return LateFusionNet(spec["streams"], **common)
+    if method.startswith("single:"):
+        stream = method.split(":", 1)[1]
+        if stream not in spec["streams"]:
+            raise StreamFuseError(f"single-stream baseline {method!r}: no stream {stream!r}; streams are {spec['streams']}")
+        return MultiStreamNet([stream], method="concat", dim=spec.get("dim"), **common)
+    return MultiStreamNet(spec["streams"], method=method, dim=spec.get("dim"), fusion_options=spec.get("fusion_options"), **common)
