@@ -37,3 +37,15 @@ def all_sum(values: list[float], device) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def sync_buffers(model) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
+
+    DDP broadcasts buffers at the start of each forward, so after the last training step every
+    rank holds statistics of its own shard; syncing before evaluation and checkpointing makes all
+    ranks score, select and save exactly the same model.
+    """
+    if dist.is_initialized():
+        for buf in model.buffers():
+            dist.broadcast(buf, src=0)

@@ -125,6 +125,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
             loss.backward()
             opt.step()
             sched.step()
+        distributed.sync_buffers(model)
         if len(va_y):
             acc, vloss = _evaluate(model, va_streams, va_y, cfg, device, rank, world)
         else:

@@ -1,0 +1,17 @@
+"""Run by test_ddp.py under `torchrun --nproc-per-node 2`: train, then dump this rank's weights."""
+
+import sys
+
+import torch
+import torch.distributed as dist
+
+from streamfuse.training import TrainConfig, train_model
+
+from .test_loop import synthetic  # noqa: E402  (run with -m, so the package import works)
+
+out = sys.argv[1]
+streams, labels, spec = synthetic(n=96)
+model, info = train_model(spec, streams, labels, TrainConfig(epochs=3, batch_size=16, seed=3, width=16))
+rank = dist.get_rank()
+torch.save({"state": model.state_dict(), "world": dist.get_world_size(), "val": info["val_accuracy"]}, f"{out}/rank{rank}.pt")
+dist.destroy_process_group()

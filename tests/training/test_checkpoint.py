@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from streamfuse import StreamFuseError
+from streamfuse.training import TrainConfig, build_model, load_checkpoint, predict, save_checkpoint
+
+from .test_loop import synthetic
+
+
+def test_round_trip_gives_identical_predictions(tmp_path):
+    streams, y, spec = synthetic(n=30)
+    model = build_model(spec).eval()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, model, spec, TrainConfig().to_dict(), {"accuracy": 0.5})
+    loaded, payload = load_checkpoint(path)
+    assert payload["metrics"]["accuracy"] == 0.5 and payload["spec"] == spec
+    torch.testing.assert_close(predict(loaded, streams), predict(model, streams), rtol=0, atol=0)
+    assert not list(tmp_path.glob("*.tmp")), "the temporary file must be renamed away"
+
+
+@pytest.mark.parametrize("method", ["late", "single:a", "gmu"])
+def test_baselines_round_trip(tmp_path, method):
+    streams, _, spec = synthetic(n=10)
+    spec = dict(spec, method=method)
+    save_checkpoint(tmp_path / "m.pt", build_model(spec), spec, {})
+    loaded, _ = load_checkpoint(tmp_path / "m.pt")
+    assert predict(loaded, streams).shape == (10, 3)
+
+
+def test_corrupt_and_foreign_files_are_clear_errors(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(StreamFuseError, match="bad.pt' cannot be read"):
+        load_checkpoint(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.ones(2)}, foreign)
+    with pytest.raises(StreamFuseError, match="format None, expected 'streamfuse-checkpoint/1'"):
+        load_checkpoint(foreign)
+    with pytest.raises(StreamFuseError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_truncated_checkpoint(tmp_path):
+    streams, _, spec = synthetic(n=10)
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, build_model(spec), spec, {})
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(StreamFuseError, match="cannot be read"):
+        load_checkpoint(path)
