@@ -1,12 +1,13 @@
 """Training layer above the core library: reference encoders and models, loop, checkpoints."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .encoders import ENCODERS, SequenceEncoder, VectorEncoder, VideoEncoder, make_encoder
+from .encoders import ENCODERS, ImageEncoder, SequenceEncoder, VectorEncoder, VideoEncoder, make_encoder
 from .loop import TrainConfig, macro_f1, predict, stratified_split, train_model
 from .models import LateFusionNet, MultiStreamNet, build_model
 
 __all__ = [
     "ENCODERS",
+    "ImageEncoder",
     "LateFusionNet",
     "MultiStreamNet",
     "SequenceEncoder",

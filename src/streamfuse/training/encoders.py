@@ -3,6 +3,7 @@
 One small encoder per kind of stream, sized to train in seconds on two CPU cores:
 
     video     (N, C, T, H, W) -> (N, width, T', H', W')   3D CNN, the seed's two-branch backbone in miniature
+    image     (N, C, H, W)    -> (N, width, H', W')       2D CNN (user data)
     sequence  (N, C, L)       -> (N, width, L')           1D CNN for sensor channels
     vector    (N, C)          -> (N, width, 1)            MLP for feature vectors (a one-token map)
 
@@ -31,6 +32,16 @@ class VideoEncoder(nn.Sequential):
         )
 
 
+class ImageEncoder(nn.Sequential):
+    """Two strided 2D conv blocks: ``(N, C, H, W) -> (N, width, H/4, W/4)``."""
+
+    def __init__(self, in_channels: int, width: int = 32) -> None:
+        super().__init__(
+            _conv_block(nn.Conv2d, nn.BatchNorm2d, in_channels, width // 2, 2),
+            _conv_block(nn.Conv2d, nn.BatchNorm2d, width // 2, width, 2),
+        )
+
+
 class SequenceEncoder(nn.Sequential):
     """Three 1D conv blocks: ``(N, C, L) -> (N, width, L/4)``."""
 
@@ -55,7 +66,7 @@ class VectorEncoder(nn.Module):
         return self.net(x.flatten(1)).unsqueeze(-1)
 
 
-ENCODERS: dict[str, type[nn.Module]] = {"video": VideoEncoder, "sequence": SequenceEncoder, "vector": VectorEncoder}
+ENCODERS: dict[str, type[nn.Module]] = {"video": VideoEncoder, "image": ImageEncoder, "sequence": SequenceEncoder, "vector": VectorEncoder}
 
 
 def make_encoder(kind: str, in_channels: int, width: int) -> nn.Module:
