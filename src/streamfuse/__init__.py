@@ -19,6 +19,7 @@ from .errors import StreamFuseError
 from .fusions import *  # noqa: F401,F403
 from .fusions import __all__ as _fusion_classes
 from .head import MultiStreamHead
+from .importance import StreamImportance, stream_importance
 from .registry import FUSIONS, create_fusion, fusion_options, list_fusions, register_fusion
 
 __version__ = "0.1.0"
@@ -28,9 +29,11 @@ __all__ = [
     "Fusion",
     "MultiStreamHead",
     "StreamFuseError",
+    "StreamImportance",
     "create_fusion",
     "fusion_options",
     "list_fusions",
     "register_fusion",
+    "stream_importance",
     *_fusion_classes,
 ]

@@ -1,0 +1,243 @@
+"""``stream_importance``: which stream carries the most information, measured several ways."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import StreamFuseError, unknown_choice
+from .coalitions import CoalitionGame
+from .inputs import accepts, check_baseline, model_device, unpack_data
+from .result import StreamImportance, compute_agreement, make_verdict
+from .shapley import exact_shapley, sampled_shapley
+
+METHODS = ("weights", "ablation", "shapley")
+MASKINGS = ("auto", "mask", "mean")
+EMPTIES = ("auto", "prior", "model")
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise StreamFuseError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
+
+
+def _check_methods(methods) -> tuple[str, ...]:
+    if isinstance(methods, str):
+        methods = (methods,)
+    if not isinstance(methods, Sequence) or not methods:
+        raise StreamFuseError(f"methods: expected a non-empty sequence from {list(METHODS)}, got {methods!r}")
+    for m in methods:
+        if m not in METHODS:
+            raise unknown_choice("importance method", m, METHODS)
+    return tuple(dict.fromkeys(methods))
+
+
+def _resolve_masking(model: nn.Module, masking: str, baseline) -> str:
+    if masking not in MASKINGS:
+        raise unknown_choice("masking", masking, MASKINGS)
+    has_mask = accepts(model, "mask")
+    if masking == "auto":
+        if has_mask:
+            return "mask"
+        if baseline is None:
+            raise StreamFuseError(
+                f"masking: {type(model).__name__}.forward has no `mask` argument, so a stream can only be "
+                f"removed by replacing it with its training mean; pass baseline= (a list or name->tensor "
+                f"dict of per-stream means, shape (C_i, *spatial)) to use masking='mean'"
+            )
+        return "mean"
+    if masking == "mask" and not has_mask:
+        raise StreamFuseError(
+            f"masking='mask': {type(model).__name__}.forward has no `mask` argument; use masking='mean' "
+            f"with baseline= (per-stream training means)"
+        )
+    if masking == "mean" and baseline is None:
+        raise StreamFuseError(
+            "masking='mean' needs baseline=: a list or name->tensor dict of per-stream training means, "
+            "each of shape (C_i, *spatial) or broadcastable to it"
+        )
+    return masking
+
+
+def stream_importance(
+    model: nn.Module,
+    data,
+    methods: Sequence[str] | str = METHODS,
+    *,
+    masking: str = "auto",
+    baseline=None,
+    batch_size: int = 256,
+    num_samples: int = 200,
+    max_exact_streams: int = 8,
+    per_class: bool = False,
+    empty: str = "auto",
+    prior=None,
+    seed: int = 0,
+) -> StreamImportance:
+    """Measure how much each stream matters to ``model`` on ``data``, several ways, and compare.
+
+    A learned fusion weight is not by itself evidence that the model relies on a stream, so this
+    reports the weights next to what happens when streams are removed, and how far they agree.
+
+    Args:
+        model: called as ``model(streams, mask=mask, return_weights=True)`` like
+            ``MultiStreamHead`` (a full network forwarding ``mask``/``return_weights`` to its head
+            works the same), or as plain ``model(streams)`` with ``masking="mean"``. Must return
+            class scores ``(N, K)`` (or ``(scores, weights)`` when asked for weights).
+        data: ``(streams, labels)`` with streams a list or name->tensor dict of ``(N, C_i, ...)``
+            and labels int64 ``(N,)``, or an object with ``.streams`` and ``.labels`` (e.g.
+            ``streamfuse.data`` splits). A dict is matched to the model's stream names, whatever
+            its key order.
+        methods: any of ``"weights"`` (mean learned weight per stream; channel-level weights
+            ``(N, S, D)`` averaged over D; None for models without weights), ``"ablation"``
+            (accuracy drop and log-loss increase when one stream is removed, all others present),
+            ``"shapley"`` (Shapley values of the streams for accuracy and for mean
+            log-likelihood).
+        masking: how a stream is removed. ``"mask"``: the model's ``mask`` argument; ``"mean"``:
+            replaced by ``baseline``; ``"auto"``: ``"mask"`` if ``forward`` accepts ``mask``.
+        baseline: per-stream training means (list, or dict by stream name), each ``(C_i,
+            *spatial)`` or broadcastable (a 1-D ``(C_i,)`` is taken per channel). Needed for
+            ``"mean"``.
+        batch_size: rows per forward pass. Every coalition costs one pass over the data.
+        num_samples: permutations for sampled Shapley (used when S > ``max_exact_streams``);
+            sampled values come with a 95% confidence interval (mean +- 1.96 standard errors).
+        max_exact_streams: up to this many streams Shapley is exact (all ``2^S`` subsets).
+        per_class: also report the table for the rows of each true class.
+        empty: value ``v(empty)`` of the empty coalition. ``"prior"``: predicting the class
+            prior (accuracy of always answering the prior's majority class, log-likelihood
+            ``mean log prior[label]``) -- the best one can do without any stream; needed with
+            ``masking="mask"``, where a row with every stream masked is an error. ``"model"``:
+            the model with every stream at its baseline (``masking="mean"`` only; the game is
+            then exactly baseline-replacement Shapley as in Captum). ``"auto"`` (default):
+            ``"prior"`` for ``"mask"``, ``"model"`` for ``"mean"``.
+            Consequence of ``"prior"``: a stream that cannot affect the output has ablation
+            exactly 0, but its Shapley value is ``(v({i}) - v(empty)) / S``: the gap between
+            the model's output with no usable stream (a constant prediction) and the prior, 0
+            only when the model's "blind" output scores as well as the prior. With ``"model"``
+            such a stream gets exactly 0 (the Shapley dummy axiom).
+        prior: class probabilities ``(K,)`` for ``empty="prior"`` (e.g. training label
+            frequencies); default: the label frequencies of ``data``.
+        seed: seed of the permutation sampler (a private generator; global RNG untouched).
+
+    Returns:
+        ``StreamImportance`` (``table``, ``agreement``, ``verdict``, ``to_markdown()``, ...).
+
+    The model is evaluated in eval mode under ``no_grad`` on its own device, batch by batch;
+    each module's train/eval state is restored afterwards. Cost: ``1 + S`` passes over the data
+    for ablation, ``2^S`` for exact Shapley (cached and shared), ``<= num_samples * (S - 1)`` for
+    sampled Shapley. For a network with expensive per-stream encoders, run it on precomputed
+    encoder features with the head alone.
+    """
+    methods = _check_methods(methods)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    num_samples = _check_int("num_samples", num_samples, 2)
+    max_exact_streams = _check_int("max_exact_streams", max_exact_streams, 1)
+    if not isinstance(model, nn.Module):
+        raise StreamFuseError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if empty not in EMPTIES:
+        raise unknown_choice("empty", empty, EMPTIES)
+    masking = _resolve_masking(model, masking, baseline)
+    if empty == "auto":
+        empty = "model" if masking == "mean" else "prior"
+    if empty == "model" and masking != "mean":
+        raise StreamFuseError(
+            "empty='model' runs the model with every stream removed, which only masking='mean' can do "
+            "(a row with every stream masked is an error); use empty='prior'"
+        )
+    d = unpack_data(data, model)
+    baselines = check_baseline(baseline, d) if masking == "mean" else None
+    device = model_device(model, d.streams[0].device)
+    s = len(d.streams)
+    game = CoalitionGame(
+        model, d, masking=masking, baselines=baselines, batch_size=batch_size, device=device, empty=empty,
+        prior=prior, weights_arg="weights" in methods and accepts(model, "return_weights"),
+    )
+    full = game.full
+    states = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            game.evaluate([full])  # first: fixes K, checks labels, collects weights
+            needed = [0] + ([full ^ (1 << i) for i in range(s)] if "ablation" in methods else [])
+            game.evaluate(needed)
+            shap = None
+            if "shapley" in methods:
+                if s <= max_exact_streams:
+                    shap = exact_shapley(game)
+                else:
+                    shap = sampled_shapley(game, num_samples, torch.Generator().manual_seed(seed))
+    finally:
+        for m, training in states:
+            m.training = training
+
+    k = game.num_classes
+    counts = game.class_counts
+    weights_on = "weights" in methods and game.has_weights
+
+    def rows(acc_col: int, ll_col: int, wmean) -> list[dict]:
+        vf = game.value(full)
+        ci = shap.ci95() if shap is not None else None
+        out = []
+        for i, name in enumerate(d.names):
+            row = {
+                "stream": name,
+                "weight": float(wmean[i]) if wmean is not None else None,
+                "ablation_acc_drop": None,
+                "ablation_loss_increase": None,
+                "shapley_acc": None,
+                "shapley_loglik": None,
+            }
+            if "ablation" in methods:
+                vr = game.value(full ^ (1 << i))
+                row["ablation_acc_drop"] = float(vf[acc_col] - vr[acc_col])
+                row["ablation_loss_increase"] = float(vf[ll_col] - vr[ll_col])
+            if shap is not None:
+                row["shapley_acc"] = float(shap.values[i, acc_col])
+                row["shapley_loglik"] = float(shap.values[i, ll_col])
+                if ci is not None:
+                    row["shapley_acc_ci95"] = (float(ci[0][i, acc_col]), float(ci[1][i, acc_col]))
+                    row["shapley_loglik_ci95"] = (float(ci[0][i, ll_col]), float(ci[1][i, ll_col]))
+            out.append(row)
+        return out
+
+    wsum = game.weight_sums if weights_on else None
+    table = rows(0, 1, wsum.sum(0) / d.num_rows if wsum is not None else None)
+    classes = None
+    if per_class:
+        classes = []
+        for c in range(k):
+            n_c = int(counts[c])
+            if n_c == 0:
+                continue
+            classes.append({
+                "class": c,
+                "num_rows": n_c,
+                "full_accuracy": float(game.value(full)[2 + c]),
+                "table": rows(2 + c, 2 + k + c, wsum[c] / n_c if wsum is not None else None),
+            })
+    agreement = compute_agreement(table)
+    v_full, v_empty = game.value(full), game.value(0)
+    return StreamImportance(
+        streams=list(d.names),
+        table=table,
+        full_accuracy=float(v_full[0]),
+        full_loglik=float(v_full[1]),
+        empty_accuracy=float(v_empty[0]),
+        empty_loglik=float(v_empty[1]),
+        agreement=agreement,
+        verdict=make_verdict(list(d.names), table, agreement, "weights" in methods, empty),
+        methods=methods,
+        masking=masking,
+        empty=empty,
+        exact=None if shap is None else shap.exact,
+        num_samples=None if shap is None else shap.num_samples,
+        num_rows=d.num_rows,
+        num_classes=k,
+        forward_passes=game.forward_passes,
+        per_class=classes,
+    )
+
+

@@ -1,0 +1,244 @@
+"""``StreamImportance``: the table, the agreement between the measures, and a plain verdict.
+
+Agreement is Spearman's rank correlation of the mean learned weights with each other measure
+(log-likelihood based: ablation loss increase and Shapley log-likelihood; the accuracy-based
+variants are reported too). Thresholds for the verdict: rho >= 0.7 agree, 0.3 < rho < 0.7 partly
+agree, rho <= 0.3 DISAGREE; NaN (a constant ranking, or a single stream) cannot be compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .spearman import spearman
+
+COLUMNS = {  # key -> (header, what it is)
+    "weight": ("weight", "mean learned weight"),
+    "ablation_acc_drop": ("ablation acc drop", "accuracy lost when the stream is removed"),
+    "ablation_loss_increase": ("ablation loss increase", "mean cross-entropy gained when removed"),
+    "shapley_acc": ("Shapley acc", "Shapley value for accuracy"),
+    "shapley_loglik": ("Shapley loglik", "Shapley value for mean log-likelihood (nats)"),
+}
+AGREEMENT = {  # agreement key -> (other column, label in the verdict)
+    "weights_vs_ablation": ("ablation_loss_increase", "ablation"),
+    "weights_vs_shapley": ("shapley_loglik", "Shapley"),
+    "weights_vs_ablation_acc": ("ablation_acc_drop", "ablation (accuracy)"),
+    "weights_vs_shapley_acc": ("shapley_acc", "Shapley (accuracy)"),
+}
+
+
+def _ok(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def _num(v, nd=3, signed=False) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and math.isnan(v):
+        return "nan"
+    return f"{v:+.{nd}f}" if signed else f"{v:.{nd}f}"
+
+
+def _jsonable(v):
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return v
+
+
+def _argmax(values) -> int | None:
+    idx = [i for i, v in enumerate(values) if _ok(v)]
+    return max(idx, key=lambda i: values[i]) if idx else None
+
+
+def compute_agreement(table: list[dict]) -> dict[str, float] | None:
+    weights = [row["weight"] for row in table]
+    if not any(_ok(w) for w in weights):
+        return None
+    out = {}
+    for key, (col, _) in AGREEMENT.items():
+        other = [row.get(col) for row in table]
+        if any(v is not None for v in other):
+            out[key] = spearman(weights, other)
+    return out
+
+
+def make_verdict(streams: list[str], table: list[dict], agreement, weights_requested: bool, empty: str = "prior") -> str:
+    col = lambda key: [row.get(key) for row in table]  # noqa: E731
+    if any(v is not None for v in col("shapley_loglik")):
+        src, key = "Shapley", "shapley_loglik"
+    elif any(v is not None for v in col("ablation_loss_increase")):
+        src, key = "ablation", "ablation_loss_increase"
+    else:
+        src, key = "weights", "weight"
+    top = _argmax(col(key))
+    if top is None:
+        return "no importance could be computed (the model returned no stream weights; add 'ablation' or 'shapley')"
+    row = table[top]
+    name = streams[top]
+    if src == "weights":
+        return (
+            f"only learned weights were computed: stream {name!r} has the largest mean weight "
+            f"({row['weight']:.3f}); a weight is not evidence that the model relies on a stream -- add "
+            f"'ablation' or 'shapley' to check"
+        )
+    if src == "Shapley":
+        detail = f"{row['shapley_loglik']:+.3f} nats log-likelihood, {100 * row['shapley_acc']:+.1f} points accuracy"
+    else:
+        detail = (
+            f"removing it costs {row['ablation_loss_increase']:+.3f} nats log-loss, "
+            f"{100 * row['ablation_acc_drop']:+.1f} points accuracy"
+        )
+    if row[key] > 0:
+        claim = f"stream {name!r} carries the most information per {src} ({detail})"
+    elif src == "Shapley":
+        nothing = "the class prior" if empty == "prior" else "all streams at their baseline"
+        claim = f"no stream improves on {nothing} per Shapley (best: {name!r}, {detail})"
+    else:
+        claim = f"removing any one stream does not hurt the model (largest effect: {name!r}, {detail})"
+    acc_key = "shapley_acc" if src == "Shapley" else "ablation_acc_drop"
+    top_acc = _argmax(col(acc_key))
+    if top_acc is not None and top_acc != top and col(acc_key)[top_acc] > col(acc_key)[top]:
+        claim += f"; by accuracy alone stream {streams[top_acc]!r} ranks first"
+    ci_key = "shapley_loglik_ci95"
+    if src == "Shapley" and ci_key in row and len(streams) > 1:
+        vals = col(key)
+        second = max((i for i in range(len(streams)) if i != top and _ok(vals[i])), key=lambda i: vals[i], default=None)
+        if second is not None and table[top][ci_key][0] <= table[second][ci_key][1]:
+            claim += (
+                f"; its 95% CI overlaps that of stream {streams[second]!r}, so the top rank is not "
+                f"settled (raise num_samples)"
+            )
+    if agreement is None:
+        if weights_requested:
+            return f"the model has no learned stream weights; {claim}"
+        return claim
+    wtop = _argmax(col("weight"))
+    groups = {"agree with": [], "only partly agree with": [], "DISAGREE with": [], "cannot be compared with": []}
+    for akey in ("weights_vs_ablation", "weights_vs_shapley"):
+        if akey not in agreement:
+            continue
+        rho, label = agreement[akey], AGREEMENT[akey][1]
+        if not _ok(rho):
+            groups["cannot be compared with"].append((label, rho))
+        elif rho >= 0.7:
+            groups["agree with"].append((label, rho))
+        elif rho > 0.3:
+            groups["only partly agree with"].append((label, rho))
+        else:
+            groups["DISAGREE with"].append((label, rho))
+    parts = []
+    for phrase, items in groups.items():
+        if not items:
+            continue
+        labels = " and ".join(lbl for lbl, _ in items)
+        if phrase == "cannot be compared with":
+            parts.append(f"{phrase} {labels} (a constant ranking or a single stream)")
+        else:
+            parts.append(f"{phrase} {labels} (Spearman {', '.join(f'{r:.2f}' for _, r in items)})")
+    text = "weights " + " but ".join(parts)
+    if groups["DISAGREE with"]:
+        text += f": the weights do not reflect which stream the model relies on; {claim}"
+    elif groups["only partly agree with"]:
+        text += f": the weights are only a rough guide to which stream the model relies on; {claim}"
+    else:
+        text += f": {claim}"
+    if wtop is not None and wtop != top:
+        text += f" (the largest mean weight is on {streams[wtop]!r})"
+    return text
+
+
+@dataclass
+class StreamImportance:
+    """Which stream carries the most information, measured several ways (see ``stream_importance``).
+
+    ``table`` has one row per stream with keys ``stream, weight, ablation_acc_drop,
+    ablation_loss_increase, shapley_acc, shapley_loglik`` (None where the method was not run or the
+    model has no weights) and, for sampled Shapley, ``shapley_acc_ci95`` / ``shapley_loglik_ci95``
+    as ``(low, high)``. ``per_class`` (with ``per_class=True``) is a list of
+    ``{"class", "num_rows", "full_accuracy", "table"}`` for every class present in the labels.
+    """
+
+    streams: list[str]
+    table: list[dict]
+    full_accuracy: float
+    full_loglik: float
+    empty_accuracy: float
+    empty_loglik: float
+    agreement: dict[str, float] | None
+    verdict: str
+    methods: tuple[str, ...]
+    masking: str
+    empty: str
+    exact: bool | None
+    num_samples: int | None
+    num_rows: int
+    num_classes: int
+    forward_passes: int
+    per_class: list[dict] | None = field(default=None)
+
+    # ------------------------------------------------------------------------------ output
+    def to_dict(self) -> dict:
+        """A JSON-safe dict (NaN/inf become None, tuples lists)."""
+        return _jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+    def _columns(self, table) -> list[str]:
+        return [k for k in COLUMNS if any(row.get(k) is not None for row in table) or (k == "weight" and "weights" in self.methods)]
+
+    def _cells(self, row, cols) -> list[str]:
+        cells = [str(row["stream"])]
+        for k in cols:
+            cell = _num(row.get(k), signed=k != "weight")
+            ci = row.get(f"{k}_ci95")
+            if ci is not None:
+                cell += f" [{_num(ci[0], signed=True)}, {_num(ci[1], signed=True)}]"
+            cells.append(cell)
+        return cells
+
+    def _header(self) -> list[str]:
+        how = (
+            "" if self.exact is None
+            else ", Shapley exact" if self.exact
+            else f", Shapley sampled ({self.num_samples} permutations, 95% CI)"
+        )
+        nothing = "class prior" if self.empty == "prior" else "every stream at its baseline"
+        return [
+            f"Stream importance: N={self.num_rows} rows, K={self.num_classes} classes, masking={self.masking!r}{how}",
+            f"full model: accuracy {self.full_accuracy:.4f}, log-likelihood {self.full_loglik:.4f}; "
+            f"no stream ({nothing}): accuracy {self.empty_accuracy:.4f}, log-likelihood {self.empty_loglik:.4f}",
+        ]
+
+    def _agreement_line(self) -> str:
+        if self.agreement is None:
+            return "Agreement (Spearman): n/a (no learned weights)"
+        items = ", ".join(f"{k.replace('_', ' ')} {_num(v, 2)}" for k, v in self.agreement.items())
+        return f"Agreement (Spearman): {items}"
+
+    def to_markdown(self) -> str:
+        def table_md(table):
+            cols = self._columns(table)
+            lines = ["| stream | " + " | ".join(COLUMNS[k][0] for k in cols) + " |"]
+            lines.append("|" + "---|" * (len(cols) + 1))
+            lines += ["| " + " | ".join(self._cells(row, cols)) + " |" for row in table]
+            return lines
+
+        head = self._header()
+        out = [f"### {head[0]}", "", head[1], ""] + table_md(self.table)
+        out += ["", self._agreement_line(), "", f"**Verdict:** {self.verdict}"]
+        for entry in self.per_class or []:
+            out += ["", f"#### class {entry['class']} (n={entry['num_rows']}, accuracy {entry['full_accuracy']:.4f})", ""]
+            out += table_md(entry["table"])
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        cols = self._columns(self.table)
+        rows = [["stream"] + [COLUMNS[k][0] for k in cols]] + [self._cells(r, cols) for r in self.table]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+        lines = self._header() + [fmt(rows[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows[1:]]
+        lines += [self._agreement_line(), f"verdict: {self.verdict}"]
+        return "\n".join(lines)
