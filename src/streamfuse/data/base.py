@@ -117,9 +117,8 @@ class MultiStreamData:
                 )
 
     def __repr__(self) -> str:
-        streams = ", ".join(
-            f"{k}:{self.kinds[k]}{tuple(self.train.streams[k].shape[1:])}" for k in self.stream_names
-        )
+        shapes = {k: tuple(self.train.streams[k].shape[1:]) for k in self.stream_names}
+        streams = ", ".join(f"{k}:{self.kinds[k]}{shapes[k]}" for k in self.stream_names)
         return (
             f"MultiStreamData({self.name!r}, classes={self.num_classes}, "
             f"train={len(self.train)}, test={len(self.test)}, streams=[{streams}])"

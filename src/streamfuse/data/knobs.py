@@ -5,7 +5,9 @@ They exist so that how informative each stream is can be dialled in experiments 
 
 * ``noise={"rgb": 0.5}`` (or the CLI form ``"rgb=0.5,pose=0"``): add i.i.d. Gaussian noise whose
   std is ``level`` times the stream's own per-channel std (measured on the clean *train* split and
-  used for both splits, so train and test are degraded identically).
+  used for both splits, so train and test are degraded identically). How much a level hurts
+  depends on how a stream spreads its information: sparse streams (pose heatmaps) survive more
+  per level than dense ones (see the calibration in ``video.py``).
 * ``drop=["rgb"]`` (or ``"rgb"`` / ``"rgb,pose"``): replace the stream by pure i.i.d. Gaussian noise
   with the clean train split's per-channel mean and std. It keeps shape, scale and dtype, so a
   model still runs, but it is drawn independently of the labels and so carries no label
@@ -71,7 +73,8 @@ def parse_levels(
         try:
             level = float(level)
         except (TypeError, ValueError):
-            raise DataError(f"{knob}= level for {name!r} is {level!r}; expected a number.") from None
+            msg = f"{knob}= level for {name!r} is {level!r}; expected a number."
+            raise DataError(msg) from None
         if not (0.0 <= level <= hi):
             raise DataError(
                 f"{knob}= level for {name!r} is {level}; expected a number in [0, {hi}]."
@@ -101,10 +104,11 @@ def parse_names(value: Iterable[str] | str | None, streams: list[str], knob: str
 
 def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std over every axis but axis 1, shaped to broadcast against x."""
-    axes = tuple(i for i in range(x.ndim) if i != 1)
-    mean = x.mean(axis=axes, keepdims=True, dtype=np.float64)
-    std = x.std(axis=axes, keepdims=True, dtype=np.float64)
-    return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
+    flat = x.reshape(x.shape[0], x.shape[1], -1)  # a view; reducing 2 axes is ~5x faster than 4
+    mean = flat.mean(axis=(0, 2), dtype=np.float64)
+    std = flat.std(axis=(0, 2), dtype=np.float64)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # a constant channel stays constant
+    return mean.astype(np.float32).reshape(shape), std.astype(np.float32).reshape(shape)
 
 
 def apply_noise_and_drop(
@@ -129,12 +133,12 @@ def apply_noise_and_drop(
         mean, std = _channel_stats(splits["train"][name])
         for split, streams in splits.items():
             x = streams[name]
-            if name in dropped:
-                z = stream_rng(seed, split, idx, "drop").standard_normal(x.shape, np.float32)
-                streams[name] = z * std + mean
-            else:
-                z = stream_rng(seed, split, idx, "noise").standard_normal(x.shape, np.float32)
-                streams[name] = x + z * (np.float32(level) * std)
+            purpose = "drop" if name in dropped else "noise"
+            z = stream_rng(seed, split, idx, purpose).standard_normal(x.shape, np.float32)
+            # In place: z is as large as the stream (80 MB for the default video pose stream).
+            z *= std if purpose == "drop" else np.float32(level) * std
+            z += mean if purpose == "drop" else x
+            streams[name] = z
 
 
 def check_options(dataset: str, options: Mapping[str, object], allowed: Iterable[str]) -> None:

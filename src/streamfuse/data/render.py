@@ -1,10 +1,10 @@
 """Draw skeleton clips (``skeleton.animate``) as the two streams of the ``video`` dataset.
 
 * ``render_heatmaps`` -> pose stream, float32 ``(N, 17, T, H, W)``: one Gaussian per joint per
-  frame (peak 1), the usual input of pose-based action-recognition networks.
+  frame (peak = detection confidence), the usual input of pose-based action recognition.
 * ``render_rgb`` -> RGB stream, float32 ``(N, 3, T, H, W)`` in [0, 1]: the body as thick
-  anti-aliased limbs in one random saturated colour per sample, over a random background colour
-  with drifting coloured rectangles and mild per-pixel texture. The body never changes colour, the
+  anti-aliased limbs in one random vivid colour per sample, over a greyish background with
+  drifting greyish rectangles, vivid balls crossing the scene and mild per-pixel texture. The
   clutter moves on its own, so a network has to separate figure from ground to read the action.
 * ``occlusion_masks`` -> bool ``(N, H, W)``: one random box per sample covering a given fraction
   of the frame, held still for the whole clip.
@@ -21,20 +21,30 @@ import numpy as np
 _LIMBS = [(5, 6), (11, 12), (5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14),
           (14, 16), (5, 11), (6, 12)]  # fmt: skip
 _LIMB_RADIUS, _TRUNK_RADIUS, _HEAD_RADIUS = 0.035, 0.06, 0.07  # in frame widths
+# Difficulty of the RGB stream: drifting grey rectangles and vivid balls per clip. (More clutter,
+# more balls or thinner limbs made a small 3D CNN need many more epochs to find the figure.)
+CLUTTER, DISTRACTORS = 4, 1
 
 
 def _pixel_centres(size: int) -> np.ndarray:
     return ((np.arange(size) + 0.5) / size).astype(np.float32)
 
 
-def render_heatmaps(joints: np.ndarray, size: int, sigma_px: float) -> np.ndarray:
-    """joints (N, T, J, 2) -> heatmaps (N, J, T, H, W): exp(-d^2 / 2 sigma^2), peak 1."""
+def render_heatmaps(
+    joints: np.ndarray, size: int, sigma_px: float, confidence: np.ndarray | None = None
+) -> np.ndarray:
+    """joints (N, T, J, 2) -> heatmaps (N, J, T, H, W): conf * exp(-d^2 / 2 sigma^2).
+
+    ``confidence`` (N, T, J), default 1, is each Gaussian's peak height (0 = not detected).
+    """
     g = _pixel_centres(size)
     inv = np.float32(size**2 / (2 * sigma_px**2))
     jt = np.ascontiguousarray(joints.transpose(0, 2, 1, 3))  # transpose the small array only
     # A 2D Gaussian is the outer product of two 1D ones: cheap and exact.
     gx = np.exp(-((g - jt[..., 0, None]) ** 2) * inv)  # (N, J, T, W)
     gy = np.exp(-((g - jt[..., 1, None]) ** 2) * inv)  # (N, J, T, H)
+    if confidence is not None:
+        gy *= confidence.transpose(0, 2, 1)[..., None]
     return np.ascontiguousarray(gy[..., :, None] * gx[..., None, :], dtype=np.float32)
 
 
@@ -72,23 +82,41 @@ def _saturated_colours(n: int, rng: np.random.Generator) -> np.ndarray:
     return ((c - lo) / np.maximum(hi - lo, 1e-6)).astype(np.float32)
 
 
-def render_rgb(joints: np.ndarray, size: int, rng: np.random.Generator, clutter: int = 4) -> np.ndarray:
+def _muted_colours(n: int, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
+    """n greyish colours (n, 1, 1, 1, 3): a grey level in [lo, hi] plus a tint of +-0.1."""
+    grey = rng.uniform(lo, hi, (n, 1, 1, 1, 1)) + rng.uniform(-0.1, 0.1, (n, 1, 1, 1, 3))
+    return grey.astype(np.float32)
+
+
+def _discs(centre: np.ndarray, radius: float, size: int) -> np.ndarray:
+    """Coverage (N, T, H, W) of discs of ``radius`` at ``centre`` (N, T, 2), 1-px soft edge."""
+    g = _pixel_centres(size)
+    dx = g - centre[..., 0, None]  # (N, T, W)
+    dy = g - centre[..., 1, None]  # (N, T, H)
+    dist = np.sqrt(dy[..., :, None] ** 2 + dx[..., None, :] ** 2)
+    return np.clip(0.5 + (radius - dist) * size, 0.0, 1.0)
+
+
+def render_rgb(joints: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """joints (N, T, J, 2) -> RGB clip (N, 3, T, H, W) in [0, 1] (see module docstring)."""
     n, frames = joints.shape[:2]
     g = _pixel_centres(size)
     t = np.arange(frames, dtype=np.float32)[None, :]
-    img = np.broadcast_to(
-        rng.uniform(0.25, 0.75, (n, 1, 1, 1, 3)).astype(np.float32), (n, frames, size, size, 3)
-    ).copy()
-    for _ in range(clutter):  # rectangles drifting at their own constant velocity
+    # Background and clutter are greyish (small tint), the body is vivid: like a person against
+    # a scene, the figure is separable from the ground, but only by looking at colour and shape.
+    img = np.broadcast_to(_muted_colours(n, rng, 0.3, 0.7), (n, frames, size, size, 3)).copy()
+    for _ in range(CLUTTER):  # rectangles drifting at their own constant velocity
         w, h = rng.uniform(0.15, 0.45, (2, n, 1))
         x0, y0 = rng.uniform(-0.2, 1.0, (2, n, 1))
         vx, vy = rng.uniform(-0.06, 0.06, (2, n, 1))
         left, top = (x0 + vx * t)[..., None], (y0 + vy * t)[..., None]  # (n, T, 1)
         in_x, in_y = (g >= left) & (g < left + w[..., None]), (g >= top) & (g < top + h[..., None])
         inside = in_y[..., :, None] & in_x[..., None, :]  # (n, T, H, W)
-        colour = rng.uniform(0, 1, (n, 1, 1, 1, 3)).astype(np.float32)
-        img = np.where(inside[..., None], colour, img)
+        img = np.where(inside[..., None], _muted_colours(n, rng, 0.1, 0.9), img)
+    for _ in range(DISTRACTORS):  # vivid balls crossing the scene: colour alone is not enough
+        start, velocity = rng.uniform(0, 1, (n, 1, 2)), rng.uniform(-0.08, 0.08, (n, 1, 2))
+        ball = _discs(start + velocity * t[..., None], _HEAD_RADIUS, size)[..., None]
+        img = img * (1 - ball) + _saturated_colours(n, rng)[:, None, None, None, :] * ball
     img += np.float32(0.04) * rng.standard_normal(img.shape, dtype=np.float32)
     cover = _body_coverage(joints, size)[..., None]
     body = _saturated_colours(n, rng)[:, None, None, None, :]

@@ -6,12 +6,13 @@ on the image's right.
 
 ``animate(labels, frames, rng) -> joints`` float32 ``(N, T, 17, 2)`` in frame coordinates
 (x right, y down, the frame is the unit square; joints can leave it, e.g. a raised hand).
+``estimate_pose(joints, rng)`` adds the errors of a 2D pose estimator (see there).
 
-Each action is a few joint angles driven by a phase ``p`` (one cycle per clip, give or take).
-Per sample we draw position, scale, tilt, speed (0.75-1.25 cycles per clip), start phase,
-movement amplitude (x0.75-1.25) and walking direction; per joint and frame a small jitter. That
-makes the classes overlap a little (a slow, small wave looks like a clap near its peak) so the task
-is learnable but not solved by a single pixel.
+Each action is a few joint angles driven by a phase ``p`` (about one cycle per clip). Per sample
+we draw position, drift, scale, tilt, speed (0.6-1.4 cycles per clip, so some clips show only
+part of a cycle), start phase and movement amplitude (x0.6-1.3); walkers also cross the frame;
+every joint gets a small per-frame jitter. Classes therefore overlap a little (a slow, small
+wave looks like a clap near its peak): learnable, but not from a single pixel.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ _HEAD = np.array([[0, -0.62], [0.04, -0.66], [-0.04, -0.66], [0.08, -0.63], [-0.
 _SHOULDER_X, _SHOULDER_Y, _HIP_X = 0.18, -0.45, 0.10
 _UPPER_ARM, _FOREARM, _THIGH, _SHIN = 0.25, 0.22, 0.30, 0.28
 _GROUND = _THIGH + _SHIN  # ankle height when standing straight: feet stay on it unless jumping
+# Difficulty: per-sample movement amplitude and speed (cycles per clip) ranges, and the pose
+# estimator's errors (localisation std in frame widths, miss and ghost rates per joint-frame).
+AMPLITUDE, SPEED = (0.6, 1.3), (0.6, 1.4)
+POSE_NOISE, POSE_MISS, POSE_GHOST = 0.07, 0.4, 0.1
 _SIDE = {"L": 1.0, "R": -1.0}  # image-x direction that points away from the body for each side
 
 
@@ -40,8 +45,9 @@ def _pose_angles(action: str, p: np.ndarray, amp: np.ndarray) -> dict[str, np.nd
     ``lift`` (upward body offset). p, amp broadcast to (n, T).
     """
     z = np.zeros_like(p)
-    a = {"ua_L": z + 0.15, "fa_L": z + 0.10, "ua_R": z + 0.15, "fa_R": z + 0.10,
-         "th_L": z + 0.05, "sh_L": z.copy(), "th_R": z + 0.05, "sh_R": z.copy(), "lift": z.copy()}  # fmt: skip
+    a = {"lift": z.copy()}
+    for s in "LR":  # standing: arms hanging slightly out, legs almost straight
+        a[f"ua_{s}"], a[f"fa_{s}"], a[f"th_{s}"], a[f"sh_{s}"] = z + 0.15, z + 0.10, z + 0.05, z
     o = (1 - np.cos(p)) / 2  # 0 -> 1 -> 0 once per cycle
     if action in ("wave_left", "wave_right"):
         s = action[5].upper()
@@ -92,13 +98,18 @@ def _body_joints(a: dict[str, np.ndarray]) -> np.ndarray:
     n, t = a["lift"].shape
     j = np.zeros((n, t, 17, 2))
     j[:, :, :5] = _HEAD
-    for s, (sh, el, wr, hp, kn, an) in {"L": (5, 7, 9, 11, 13, 15), "R": (6, 8, 10, 12, 14, 16)}.items():
-        j[:, :, sh] = (_SIDE[s] * _SHOULDER_X, _SHOULDER_Y)
-        j[:, :, hp] = (_SIDE[s] * _HIP_X, 0.0)
-        j[:, :, el, 0], j[:, :, el, 1] = _limb(j[:, :, sh, 0], j[:, :, sh, 1], a[f"ua_{s}"], _UPPER_ARM, s)
-        j[:, :, wr, 0], j[:, :, wr, 1] = _limb(j[:, :, el, 0], j[:, :, el, 1], a[f"fa_{s}"], _FOREARM, s)
-        j[:, :, kn, 0], j[:, :, kn, 1] = _limb(j[:, :, hp, 0], 0.0, a[f"th_{s}"], _THIGH, s)
-        j[:, :, an, 0], j[:, :, an, 1] = _limb(j[:, :, kn, 0], j[:, :, kn, 1], a[f"sh_{s}"], _SHIN, s)
+    chains = {"L": (5, 7, 9, 11, 13, 15), "R": (6, 8, 10, 12, 14, 16)}
+    for s, (shoulder, elbow, wrist, hip, knee, ankle) in chains.items():
+        j[:, :, shoulder] = (_SIDE[s] * _SHOULDER_X, _SHOULDER_Y)
+        j[:, :, hip] = (_SIDE[s] * _HIP_X, 0.0)
+        for start, end, angle, length in (
+            (shoulder, elbow, a[f"ua_{s}"], _UPPER_ARM),
+            (elbow, wrist, a[f"fa_{s}"], _FOREARM),
+            (hip, knee, a[f"th_{s}"], _THIGH),
+            (knee, ankle, a[f"sh_{s}"], _SHIN),
+        ):
+            x, y = _limb(j[:, :, start, 0], j[:, :, start, 1], angle, length, s)
+            j[:, :, end, 0], j[:, :, end, 1] = x, y
     # The lower ankle stands on the ground (a bent leg lowers the pelvis); "lift" is a jump.
     drop = _GROUND - np.maximum(j[:, :, 15, 1], j[:, :, 16, 1]) - a["lift"]
     j[..., 1] += drop[..., None]
@@ -109,13 +120,15 @@ def animate(labels: np.ndarray, frames: int, rng: np.random.Generator) -> np.nda
     """Joint positions float32 (N, T=frames, 17, 2) in frame coordinates for action ``labels``."""
     n = len(labels)
     t = np.arange(frames) / frames
-    speed = rng.uniform(0.75, 1.25, (n, 1))
+    speed = rng.uniform(*SPEED, (n, 1))  # cycles per clip: some clips show part of a cycle
     p = 2 * np.pi * (speed * t + rng.uniform(0, 1, (n, 1)))  # (n, T) phase
-    amp = rng.uniform(0.75, 1.25, (n, 1))
+    amp = rng.uniform(*AMPLITUDE, (n, 1))
     scale = rng.uniform(0.42, 0.55, n)  # frame widths per body unit
-    tilt = rng.uniform(-0.15, 0.15, n)
+    tilt = rng.uniform(-0.25, 0.25, n)
     centre = np.stack([rng.uniform(0.35, 0.65, n), rng.uniform(0.45, 0.55, n)], axis=1)
-    walk_dir = rng.choice([-1.0, 1.0], n)
+    # Every figure drifts a little (camera pan, shuffling feet); walkers also cross the frame.
+    drift = rng.uniform(-0.15, 0.15, (n, 2)) * [1.0, 0.3]
+    walk = (labels == ACTIONS.index("walk")) * rng.choice([-1.0, 1.0], n) * rng.uniform(0.3, 0.6, n)
     jitter = rng.normal(0, 0.02, (n, frames, 17, 2))
 
     body = np.zeros((n, frames, 17, 2))
@@ -123,12 +136,26 @@ def animate(labels: np.ndarray, frames: int, rng: np.random.Generator) -> np.nda
         idx = np.flatnonzero(labels == k)
         if idx.size:
             body[idx] = _body_joints(_pose_angles(action, p[idx], amp[idx]))
-    # Walkers cross part of the frame; everyone else stays put.
-    is_walk = labels == ACTIONS.index("walk")
-    body[is_walk, :, :, 0] += (walk_dir[is_walk, None] * 0.6 * (t - 0.5))[:, :, None]
     body += jitter
     c, s = np.cos(tilt)[:, None, None], np.sin(tilt)[:, None, None]
     x, y = body[..., 0], body[..., 1]
     rotated = np.stack([c * x - s * y, s * x + c * y], axis=-1)
-    out = rotated * scale[:, None, None, None] + centre[:, None, None, :]
+    move = (drift + np.stack([walk, np.zeros(n)], axis=1))[:, None, :] * (t - 0.5)[None, :, None]
+    out = rotated * scale[:, None, None, None] + (centre[:, None, :] + move)[:, :, None, :]
     return out.astype(np.float32)
+
+
+def estimate_pose(joints: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """What a 2D pose estimator would report for the true ``joints`` (N, T, 17, 2).
+
+    Returns (estimated joints (N, T, 17, 2), confidence (N, T, 17) in [0, 1]). Errors modelled,
+    all independent of the action: localisation noise, missed detections (confidence 0), ghost
+    detections (a joint reported somewhere random in the frame) and varying confidence (0.5-1).
+    They make the pose stream imperfect in ways the RGB stream is not, so fusing can help.
+    """
+    n, frames = joints.shape[:2]
+    est = joints + rng.normal(0, POSE_NOISE, joints.shape).astype(np.float32)
+    ghost = rng.uniform(size=(n, frames, 17)) < POSE_GHOST
+    est[ghost] = rng.uniform(0, 1, (int(ghost.sum()), 2))
+    conf = rng.uniform(0.5, 1.0, (n, frames, 17)) * (rng.uniform(size=(n, frames, 17)) >= POSE_MISS)
+    return est, conf.astype(np.float32)

@@ -2,26 +2,35 @@
 
 A 17-joint COCO-style skeleton (``skeleton.py``) performs one of 8 actions -- wave_left,
 wave_right, clap, squat, jump, kick, walk, jumping_jack -- over T frames, with per-sample random
-position, scale, tilt, speed, phase, amplitude and joint jitter. It is rendered twice
-(``render.py``):
+position, drift, scale, tilt, speed, phase, amplitude and joint jitter. It is rendered twice
+(``render.py``), both streams of kind ``"video"``:
 
 * ``pose``: heatmap volume float32 ``(N, 17, T, H, W)``, one Gaussian (sigma = size/16 px) per
-  joint per frame.
-* ``rgb``:  clip float32 ``(N, 3, T, H, W)`` in [0, 1], the body as coloured limbs over moving
-  background clutter.
+  joint per frame, drawn where a simulated pose estimator puts the joint: localisation noise,
+  missed joints (40%) and ghost detections (10%) make this stream imperfect.
+* ``rgb``: clip float32 ``(N, 3, T, H, W)`` in [0, 1]: the true body as vivid limbs over greyish
+  drifting rectangles and one vivid ball. Exact geometry, but the figure must be found first.
 
-Both are kind ``"video"``. Classes are balanced (``n % 8`` extras go to the first classes) and
-shuffled. Train and test come from different sub-seeds of ``seed``; the same seed gives identical
-tensors, another seed different ones. No citation: the data is synthetic.
+Classes are balanced (the ``n % 8`` extra samples go to the first classes) and shuffled. Train
+and test come from different sub-seeds of ``seed``: the same seed gives identical tensors, another
+seed different ones. Nothing is cited: the data is synthetic.
 
 Options (defaults keep a 2-core CPU training run quick):
   ``frames=8``, ``size=16`` (H = W), ``n_train=600``, ``n_test=300``;
-  ``occlusion={"pose": 0.3}`` -- per sample one still box covering that fraction of the frame:
-  zero heatmap inside it for ``pose`` (joints there go undetected), a flat random colour for
+  ``occlusion={"pose": 0.3}`` -- per sample one still box covering that fraction of the frame
+  area: zero heatmap inside it for ``pose`` (joints there go undetected), a flat grey for
   ``rgb``. Each stream gets its own boxes.
-  ``noise=`` / ``drop=`` -- see ``knobs.py`` (relative Gaussian noise / replace by pure noise).
-Degradations apply in that order: occlusion, noise, drop. All three also take CLI strings
-(``"rgb=0.5,pose=0"``, ``"rgb"``).
+  ``noise=`` / ``drop=`` -- see ``knobs.py``: white Gaussian noise of ``level`` x the stream's
+  per-channel std / the stream replaced by pure noise of the same mean and std.
+Degradations apply in that order: occlusion, noise, drop. All take CLI strings too
+(``noise="rgb=0.5,pose=0"``, ``drop="rgb"``).
+
+Calibration, measured once with a 3-conv 3D CNN per stream (AdamW 2e-3, batch 32, 20 epochs,
+default sizes, test accuracy; chance 0.125): clean pose 0.80-0.83, clean rgb 0.92, the two
+averaged 0.96. Single runs (+-0.03) with noise 0.5 / 1 / 2 / 4: pose 0.84 / 0.79 / 0.68 / 0.32, rgb 0.85 / 0.59 / 0.20 /
+0.12. The sparse pose heatmaps survive more noise per level than rgb (a network pools over each
+Gaussian and over frames); use ``drop`` for a stream with no information at all (0.14).
+Occlusion 0.15 / 0.3: pose 0.76 / 0.60, rgb 0.55 / 0.25.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import torch
 from streamfuse.data.base import DataError, MultiStreamData, Split
 from streamfuse.data.knobs import apply_noise_and_drop, check_options, parse_levels, stream_rng
 from streamfuse.data.render import occlusion_masks, render_heatmaps, render_rgb
-from streamfuse.data.skeleton import ACTIONS, animate
+from streamfuse.data.skeleton import ACTIONS, animate, estimate_pose
 
 STREAMS = ["pose", "rgb"]
 OPTIONS = ["frames", "size", "n_train", "n_test", "noise", "occlusion", "drop"]
@@ -54,8 +63,9 @@ def _render_split(
     rng = stream_rng(seed, split, 0, "content")
     labels = _balanced_labels(n, rng)
     joints = animate(labels, frames, rng)
+    estimate, confidence = estimate_pose(joints, rng)
     streams = {
-        "pose": render_heatmaps(joints, size, sigma_px=size / 16),
+        "pose": render_heatmaps(estimate, size, sigma_px=size / 16, confidence=confidence),
         "rgb": render_rgb(joints, size, rng),
     }
     for idx, name in enumerate(STREAMS):
@@ -63,7 +73,7 @@ def _render_split(
         if frac > 0:
             occ_rng = stream_rng(seed, split, idx, "occlusion")
             box = occlusion_masks(n, size, frac, occ_rng)[:, None, None]  # (n, 1, 1, H, W)
-            fill = 0.0 if name == "pose" else occ_rng.uniform(0, 1, (n, 3, 1, 1, 1))
+            fill = 0.0 if name == "pose" else occ_rng.uniform(0.1, 0.9, (n, 1, 1, 1, 1))
             streams[name] = np.where(box, fill, streams[name]).astype(np.float32)
     return streams, labels
 
