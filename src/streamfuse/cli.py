@@ -20,7 +20,7 @@ from .errors import StreamFuseError
 
 # Per-dataset training presets: what a run needs to converge on that data (see BENCHMARKS.md).
 PRESETS = {
-    "video": {"epochs": 8, "width": 32, "batch_size": 32, "lr": 3e-3, "patience": 8},
+    "video": {"epochs": 20, "width": 64, "batch_size": 32, "lr": 3e-3, "patience": 8, "pool": "max"},
     "mfeat": {"epochs": 60, "width": 256, "batch_size": 64, "lr": 1e-3, "patience": 15, "dropout": 0.5},
     "basicmotions": {"epochs": 60, "width": 64, "batch_size": 16, "lr": 3e-3, "patience": 20, "val_fraction": 0.2},
     "folder": {"epochs": 40, "width": 64, "batch_size": 64, "lr": 1e-3, "patience": 10},
@@ -122,7 +122,7 @@ def cmd_bench(args) -> int:
 
     def on_run(run, resumed):
         runs.append(run)
-        if not args.quiet and not args.json:
+        if not args.json:
             tag = "resumed" if resumed else f"{run['train_seconds']:.1f}s"
             print(f"  {run['method']:<18} seed {run['seed']}  acc {100 * run['accuracy']:.1f}%  ({tag})", file=sys.stderr)
         write_results(Path(args.out), _config_dict(bench), aggregate(runs, streams), runs, streams)

@@ -80,6 +80,7 @@ def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> di
         "width": cfg.width,
         "dim": cfg.dim,
         "dropout": cfg.dropout,
+        "pool": cfg.pool,
         "fusion_options": options if not method.startswith(("late", "single:")) else {},
     }
 

@@ -33,6 +33,7 @@ class TrainConfig:
     width: int = 32
     dim: int | None = None
     dropout: float = 0.5
+    pool: str = "avg"
     fusion_options: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

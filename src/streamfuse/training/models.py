@@ -2,7 +2,8 @@
 
 Spec keys: ``method`` (a fusion name, ``"late"`` or ``"single:<stream>"``), ``streams`` (names in
 order), ``kinds`` and ``in_channels`` (per stream), ``num_classes``, ``width`` (encoder width),
-``dim`` (fused width, None for the method's default), ``dropout``, ``fusion_options``.
+``dim`` (fused width, None for the method's default), ``dropout``, ``pool`` (``"avg"``/``"max"``
+global pooling of the encoders' maps), ``fusion_options``.
 
     MultiStreamNet   encoders -> MultiStreamHead(fusion)          one fused classifier
     LateFusionNet    encoder -> pool -> fc per stream, mean of scores over present streams
@@ -27,12 +28,12 @@ class MultiStreamNet(nn.Module):
     (extra keys are ignored, so one batch serves every model) or a list in ``stream_names`` order.
     """
 
-    def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, fusion_options=None):
+    def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, pool="avg", fusion_options=None):
         super().__init__()
         self.stream_names = list(streams)
         self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
         self.head = MultiStreamHead(
-            {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, dropout=dropout, **(fusion_options or {})
+            {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, pool=pool, dropout=dropout, **(fusion_options or {})
         )
 
     def select(self, streams):
@@ -54,12 +55,12 @@ class MultiStreamNet(nn.Module):
 class LateFusionNet(MultiStreamNet):
     """Average of per-stream classifiers' scores (over present streams when a mask is given)."""
 
-    def __init__(self, streams, kinds, in_channels, num_classes, width=32, dropout=0.5, **_):
+    def __init__(self, streams, kinds, in_channels, num_classes, width=32, dropout=0.5, pool="avg", **_):
         nn.Module.__init__(self)
         self.stream_names = list(streams)
         self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
         self.classifiers = nn.ModuleDict(
-            {s: nn.Sequential(nn.Flatten(2), _Mean(), nn.Dropout(dropout), nn.Linear(width, num_classes)) for s in self.stream_names}
+            {s: nn.Sequential(nn.Flatten(2), _Pool(pool), nn.Dropout(dropout), nn.Linear(width, num_classes)) for s in self.stream_names}
         )
 
     def forward(self, streams, mask=None, return_weights=False):
@@ -71,16 +72,20 @@ class LateFusionNet(MultiStreamNet):
         return (out, w) if return_weights else out
 
 
-class _Mean(nn.Module):
+class _Pool(nn.Module):
+    def __init__(self, pool: str) -> None:
+        super().__init__()
+        self.pool = pool
+
     def forward(self, x):
-        return x.mean(-1)
+        return x.mean(-1) if self.pool == "avg" else x.amax(-1)
 
 
 def build_model(spec: dict) -> nn.Module:
     """Instantiate the network described by ``spec`` (see module docstring)."""
     method = spec["method"]
     common = {k: spec[k] for k in ("kinds", "in_channels", "num_classes")}
-    common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5))
+    common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5), pool=spec.get("pool", "avg"))
     if method == "late":
         return LateFusionNet(spec["streams"], **common)
     if method.startswith("single:"):

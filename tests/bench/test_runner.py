@@ -1,0 +1,70 @@
+"""Bench: tables and files, resume without recomputation, interrupted runs, settings clashes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from streamfuse.cli import main
+
+from ..test_cli import TINY
+
+ARGS = ["bench", "--fusions", "scalar,concat", "--seeds", "2", *TINY]
+
+
+def test_bench_writes_results_and_resumes_without_recomputing(tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main([*ARGS, "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    for method in ("scalar", "concat", "late", "single:pose", "single:rgb"):
+        assert f"| {method} |" in table
+    runs = sorted((out / "runs").glob("*.json"))
+    assert len(runs) == 5 * 2
+    stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs}
+    results = json.loads((out / "results.json").read_text())
+    assert {m["method"] for m in results["methods"]} == {"scalar", "concat", "late", "single:pose", "single:rgb"}
+    scalar = next(m for m in results["methods"] if m["method"] == "scalar")
+    assert scalar["seeds"] == 2 and 0 <= scalar["accuracy"] <= 1 and abs(sum(scalar["weight"].values()) - 1) < 1e-5
+    for name in ("results.csv", "accuracy.png", "weights.png"):
+        assert (out / name).stat().st_size > 0
+    # Same command again: everything resumed, nothing rewritten.
+    assert main([*ARGS, "--out", str(out)]) == 0
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs} == stamps
+    assert capsys.readouterr().err.count("(resumed)") == 10
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["bench", "--fusions", "scalar", "--no-baselines", *TINY, "--out", str(out)]) == 0
+    before = {p: p.read_bytes() for p in (out / "runs").glob("*.json")}
+    assert main(["bench", "--fusions", "scalar", "--no-baselines", *TINY, "--lr", "0.1", "--out", str(out)]) == 2
+    assert "holds runs made with other settings" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in (out / "runs").glob("*.json")} == before
+
+
+def test_interrupted_bench_loses_at_most_the_run_in_progress(tmp_path):
+    out = tmp_path / "b"
+    cmd = [sys.executable, "-m", "streamfuse.cli", *ARGS, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = out / "runs"
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(runs.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C mid-bench
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "finished runs are kept" in err
+    done = {p: p.read_bytes() for p in runs.glob("*.json")}
+    assert 2 <= len(done) < 10
+    for p in done:
+        json.loads(p.read_text())  # every file on disk is a whole run
+    assert not [p for p in runs.iterdir() if p.suffix == ".tmp"]
+    # Rerun: the finished runs are kept byte for byte, the rest computed.
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert rerun.stderr.count("(resumed)") == len(done)
+    assert all(p.read_bytes() == b for p, b in done.items())
+    assert len(list(runs.glob("*.json"))) == 10
