@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .errors import StreamFuseError
-from .layers.masking import NORMALIZATIONS, stream_dropout_mask
+from .layers.masking import NORMALIZATIONS, normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_streams
 from .layers.projection import StreamProjection
 
 Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
@@ -236,6 +236,21 @@ class Fusion(nn.Module):
     def check_normalize(self, value: str) -> str:
         self.check_choice("normalize", value, NORMALIZATIONS)
         return value
+
+    def shared_weights(self, logits: torch.Tensor, mode: str, mask: torch.Tensor | None) -> torch.Tensor:
+        """Normalise input-independent logits ``(S,)``/``(S, D)``: once as ``(1, S[, D])`` when
+        there is no mask (not N identical copies), per sample ``(N, S[, D])`` when there is one."""
+        if mask is None:
+            return normalize_weights(logits.unsqueeze(0), mode, None)
+        return normalize_weights(self.per_sample(logits, mask.shape[0]), mode, mask)
+
+    def project_and_sum(self, xs: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+        """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N or 1, S[, D])``; ``self.proj`` required.
+        Pre-projected streams are summed in place of being stacked (no copy kept for backward)."""
+        if self.proj.identity:
+            return weighted_sum_streams(xs, weights)
+        x = self.proj(xs)
+        return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
 
     def per_sample(self, weights: torch.Tensor, batch: int) -> torch.Tensor:
         """Broadcast input-independent weights ``(S,)``/``(S, D)`` to ``(N, S)``/``(N, S, D)``."""

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from ..base import Fusion
-from ..layers.masking import normalize_weights, weighted_sum
 from ..registry import register_fusion
 
 
@@ -45,7 +44,6 @@ class ChannelFusion(Fusion):
         self.theta = nn.Parameter(torch.zeros(self.num_streams, self.dim, **self.factory))
 
     def fuse(self, xs, mask, need_weights):
-        x = self.proj(xs)  # (N, S, D)
-        logits = self.per_sample(self.theta * self.logit_scale, x.shape[0])
-        w = normalize_weights(logits, self.normalize, mask)
-        return weighted_sum(x, w), w
+        w = self.shared_weights(self.theta * self.logit_scale, self.normalize, mask)  # (1 or N, S, D)
+        fused = self.project_and_sum(xs, w)
+        return fused, (self.per_sample(w[0], xs[0].shape[0]) if mask is None else w)

@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from ..base import Fusion
-from ..layers.masking import normalize_weights, weighted_sum
 from ..registry import register_fusion
 
 
@@ -56,10 +55,9 @@ class ScalarFusion(Fusion):
         return self.theta * self.logit_scale
 
     def fuse(self, xs, mask, need_weights):
-        x = self.proj(xs)  # (N, S, D)
-        logits = self.per_sample(self.logits(), x.shape[0])
-        w = normalize_weights(logits, self.normalize, mask)
-        return weighted_sum(x, w), w
+        w = self.shared_weights(self.logits(), self.normalize, mask)  # (1, S) or (N, S)
+        fused = self.project_and_sum(xs, w)
+        return fused, (self.per_sample(w[0], xs[0].shape[0]) if mask is None else w)
 
 
 @register_fusion("convex")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 
 from ..base import Fusion
-from ..layers.masking import weighted_sum
 from ..registry import register_fusion
 
 
@@ -28,21 +27,20 @@ class SumFusion(Fusion):
         super().__init__(in_dims, dim, **base)
         self.proj = self.build_projection(project, stream_norm)
 
-    def stream_weights(self, x: torch.Tensor, mask):
+    def stream_weights(self, like: torch.Tensor, mask):
         if mask is None:
-            return x.new_ones(x.shape[0], x.shape[1])
-        return mask.to(x.dtype)
+            return like.new_ones(like.shape[0], self.num_streams)
+        return mask.to(like.dtype)
 
     def fuse(self, xs, mask, need_weights):
-        x = self.proj(xs)  # (N, S, D)
-        w = self.stream_weights(x, mask)
-        return weighted_sum(x, w), w
+        w = self.stream_weights(xs[0], mask)  # (N, S)
+        return self.project_and_sum(xs, w), w
 
 
 @register_fusion("mean")
 class MeanFusion(SumFusion):
     """Average of the present projected streams; weights ``(N, S)`` equal to ``1/|present|``."""
 
-    def stream_weights(self, x, mask):
-        w = super().stream_weights(x, mask)
+    def stream_weights(self, like, mask):
+        w = super().stream_weights(like, mask)
         return w / w.sum(dim=1, keepdim=True)

@@ -67,6 +67,19 @@ def normalize_weights(logits: torch.Tensor, mode: str, mask: torch.Tensor | None
     return w * mask.view(mask.shape + (1,) * (w.dim() - 2)).to(w.dtype)
 
 
+def weighted_sum_streams(xs: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+    """``sum_s weights[:, s] * xs[s]`` over a list of ``(N, D)`` streams, without stacking them.
+
+    ``weights`` is ``(N or 1, S)`` or ``(N or 1, S, D)``. Used when the streams are already
+    projected: stacking would copy every input once more and keep the copy alive for backward.
+    """
+    w = (weights.unsqueeze(-1) if weights.dim() == 2 else weights).to(xs[0].dtype).unbind(1)
+    out = xs[0] * w[0]
+    for x, wi in zip(xs[1:], w[1:]):
+        out = out.addcmul_(x, wi)
+    return out
+
+
 def weighted_sum(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``sum_s weights[:, s] * x[:, s]``. ``x`` ``(N, S, D)``; ``weights`` ``(N, S)`` or ``(N, S, D)``.
 

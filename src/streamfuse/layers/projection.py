@@ -60,6 +60,11 @@ class StreamProjection(nn.Module):
         self.act = act_layer() if (project and mlp) else None
         self.second = StreamLinear(s, dim, dim, **factory) if (project and mlp) else None
 
+    @property
+    def identity(self) -> bool:
+        """True when the streams pass through unchanged (no projection, no norm)."""
+        return self.first is None and not self.norm
+
     def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         if self.first is None:
             out = torch.stack(list(xs), dim=1)
