@@ -21,7 +21,7 @@ from .errors import StreamFuseError
 # Per-dataset training presets: what a run needs to converge on that data (see BENCHMARKS.md).
 PRESETS = {
     "video": {"epochs": 15, "width": 32, "batch_size": 32, "lr": 3e-3, "patience": 8, "pool": "max"},
-    "mfeat": {"epochs": 60, "width": 256, "batch_size": 64, "lr": 1e-3, "patience": 15, "dropout": 0.5},
+    "mfeat": {"epochs": 40, "width": 256, "batch_size": 64, "lr": 1e-3, "patience": 10, "dropout": 0.5},
     "basicmotions": {"epochs": 60, "width": 64, "batch_size": 16, "lr": 3e-3, "patience": 20, "val_fraction": 0.2},
     "folder": {"epochs": 40, "width": 64, "batch_size": 64, "lr": 1e-3, "patience": 10},
 }
