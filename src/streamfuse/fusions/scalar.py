@@ -46,16 +46,16 @@ class ScalarFusion(Fusion):
         self.normalize = self.check_normalize(normalize)
         self.logit_scale = float(logit_scale)
         self.proj = self.build_projection(project, stream_norm)
-        self.theta = nn.Parameter(torch.zeros(self.num_params(), **self.factory))
+        self.theta = nn.Parameter(torch.zeros(self.param_shape(), **self.factory))
 
-    def num_params(self) -> int:
-        return self.num_streams
+    def param_shape(self) -> tuple[int, ...]:
+        return (self.num_streams,)
 
     def logits(self) -> torch.Tensor:
         return self.theta * self.logit_scale
 
     def fuse(self, xs, mask, need_weights):
-        w = self.shared_weights(self.logits(), self.normalize, mask)  # (1, S) or (N, S)
+        w = self.shared_weights(self.logits(), self.normalize, mask)  # (1 or N, S) or (1 or N, S, D)
         fused = self.project_and_sum(xs, w)
         return fused, (self.per_sample(w[0], xs[0].shape[0]) if mask is None else w)
 
@@ -74,8 +74,8 @@ class ConvexFusion(ScalarFusion):
         super().__init__(in_dims, dim, normalize="softmax", logit_scale=logit_scale, project=project,
                          stream_norm=stream_norm, **base)
 
-    def num_params(self) -> int:
-        return 1
+    def param_shape(self) -> tuple[int, ...]:
+        return (1,)
 
     def logits(self) -> torch.Tensor:
         half = self.theta * (self.logit_scale / 2)
