@@ -119,7 +119,8 @@ def cmd_bench(args) -> int:
     data, opts = _load(args)
     cfg = _train_config(args, _preset_name(args.data))
     bench = BenchConfig(
-        data=args.data, data_options=opts, data_seed=args.data_seed, methods=parse_methods(args.fusions), seeds=args.seeds,
+        data=args.data, data_options=opts, data_seed=args.data_seed,
+        methods=parse_methods(args.fusions, len(data.stream_names)), seeds=args.seeds,
         out=args.out, train=cfg, baselines=not args.no_baselines, stream_dropout=args.stream_dropout,
         save_checkpoints=args.save_checkpoints,
     )

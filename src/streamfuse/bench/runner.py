@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from .. import list_fusions
-from ..errors import StreamFuseError
+from .. import FUSIONS, list_fusions
+from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
 from ..training.checkpoint import atomic_write_bytes, save_checkpoint
@@ -51,16 +51,29 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
     return methods
 
 
-def parse_methods(text: str) -> list[str]:
-    """``"all"`` or a comma list of registered fusion names (unknown names are an error)."""
-    from ..errors import unknown_choice
+def fits(name: str, num_streams: int) -> bool:
+    """Whether method ``name`` accepts ``num_streams`` streams (``convex`` takes exactly two)."""
+    cls = FUSIONS[name]
+    return num_streams >= cls.min_streams and (cls.max_streams is None or num_streams <= cls.max_streams)
 
+
+def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
+    """``"all"`` (every method that accepts ``num_streams`` streams) or a comma list of names.
+
+    Unknown names, and named methods that cannot take this many streams, are errors raised before
+    any training starts.
+    """
     if text.strip() == "all":
-        return list_fusions()
+        return [n for n in list_fusions() if num_streams is None or fits(n, num_streams)]
     names = [t.strip() for t in text.split(",") if t.strip()]
     for n in names:
-        if n not in list_fusions():
-            raise unknown_choice("fusion method", n, list_fusions())
+        if n not in FUSIONS:
+            raise unknown_choice("fusion method", n, FUSIONS)
+        if num_streams is not None and not fits(n, num_streams):
+            cls = FUSIONS[n]
+            raise StreamFuseError(
+                f"fusion {n!r} takes {cls.min_streams}..{cls.max_streams or 'any'} streams; this data has {num_streams}"
+            )
     if not names:
         raise StreamFuseError("--fusions is empty; give 'all' or names such as 'attention,gmu'")
     return names
