@@ -70,6 +70,8 @@ def test_train_then_explain(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "pose" in out and "rgb" in out and "Spearman" in out
     assert (tmp_path / "imp.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "imp.png")]) == 2  # an existing PNG is kept
+    assert "imp.png' exists; nothing was overwritten" in capsys.readouterr().err
 
 
 def test_sweep_writes_csv_and_plot(tmp_path, capsys):

@@ -187,6 +187,9 @@ def cmd_explain(args) -> int:
     from .importance import stream_importance
     from .training import load_checkpoint
 
+    png = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".importance.png")
+    if png.exists() and not args.overwrite:
+        raise StreamFuseError(f"{str(png)!r} exists; nothing was overwritten. Pass --out PATH or --overwrite")
     model, payload = load_checkpoint(args.checkpoint)
     cfg = payload["config"]
     if args.data is None:
@@ -202,7 +205,6 @@ def cmd_explain(args) -> int:
     print(imp.to_markdown())
     print()
     print(imp.verdict)
-    png = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".importance.png")
     _importance_plot(imp, png)
     print(f"wrote {png}")
     return 0
@@ -310,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     _add_data_args(p, default=None)
     p.add_argument("--per-class", action="store_true")
-    p.add_argument("--out", help="PNG path (default CHECKPOINT.importance.png)")
+    p.add_argument("--out", help="PNG path (default CHECKPOINT.importance.png; never overwritten unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("sweep", help="retrain at growing noise on one stream; plot weights and Shapley values")
