@@ -259,7 +259,7 @@ class NaiveMHA(nn.Module):
 
     def __init__(self, mha: nn.MultiheadAttention) -> None:
         super().__init__()
-        d, self.heads = mha.embed_dim, mha.num_heads
+        self.heads = mha.num_heads
         wq, wk, wv = mha.in_proj_weight.chunk(3)
         bq, bk, bv = mha.in_proj_bias.chunk(3)
         self.q, self.k, self.v = _linear(wq, bq), _linear(wk, bk), _linear(wv, bv)

@@ -1,6 +1,5 @@
 """The `streamfuse` command: help, bad options, train -> explain, sweep."""
 
-import json
 import subprocess
 import sys
 

@@ -27,3 +27,9 @@ def unknown_choice(what: str, name: str, choices: Iterable[str]) -> StreamFuseEr
     return StreamFuseError(
         f"unknown {what} {name!r}.{suggest(name, choices)} Valid choices: {', '.join(choices)}."
     )
+
+
+def unknown_option(owner: str, key: str, valid: Iterable[str], cls: type[StreamFuseError] = StreamFuseError) -> StreamFuseError:
+    """Build the error for an option ``key`` that ``owner`` (a method, a dataset) does not take."""
+    valid = list(valid)
+    return cls(f"{owner} has no option {key!r}.{suggest(key, valid)} Valid options: {', '.join(valid)}.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING
 
-from .errors import StreamFuseError, suggest, unknown_choice
+from .errors import StreamFuseError, unknown_choice, unknown_option
 
 if TYPE_CHECKING:
     from .base import Fusion
@@ -64,8 +64,5 @@ def create_fusion(name: str, in_dims, dim: int | None = None, **options) -> Fusi
     valid = fusion_options(name)
     for key in options:
         if key not in valid:
-            raise StreamFuseError(
-                f"fusion {name!r} has no option {key!r}.{suggest(key, valid)} "
-                f"Valid options: {', '.join(valid)}."
-            )
+            raise unknown_option(f"fusion {name!r}", key, valid)
     return cls(in_dims, dim, **options)

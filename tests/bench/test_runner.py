@@ -1,12 +1,10 @@
 """Bench: tables and files, resume without recomputation, interrupted runs, settings clashes."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from streamfuse.cli import main
 

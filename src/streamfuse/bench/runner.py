@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 
 from .. import FUSIONS, list_fusions
 from ..errors import StreamFuseError, unknown_choice

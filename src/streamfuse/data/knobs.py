@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from streamfuse.data.base import DataError
-from streamfuse.errors import suggest
+from streamfuse.errors import suggest, unknown_option
 
 SPLIT_CODES = {"train": 0, "test": 1}
 _PURPOSE = {"content": 0, "occlusion": 1, "noise": 2, "drop": 3}
@@ -146,7 +146,4 @@ def check_options(dataset: str, options: Mapping[str, object], allowed: Iterable
     allowed = sorted(allowed)
     for key in options:
         if key not in allowed:
-            raise DataError(
-                f"dataset {dataset!r} has no option {key!r}.{suggest(key, allowed)} "
-                f"Valid options: {', '.join(allowed)}."
-            )
+            raise unknown_option(f"dataset {dataset!r}", key, allowed, DataError)
