@@ -1,6 +1,6 @@
 """The ``streamfuse`` command: bench, train, explain, sweep.
 
-    streamfuse bench                     compare every fusion on the built-in video data (~3 min)
+    streamfuse bench                     compare every fusion on the built-in video data (about a minute)
     streamfuse bench --data mfeat --seeds 5 --out runs/mfeat
     streamfuse train --data basicmotions --fusion attention --save model.pt
     streamfuse explain model.pt          which stream carries the information?
@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamfuse",
         description="Learned fusion of multi-stream networks: compare fusion methods on your data and find out which stream carries the information.",
-        epilog="Start with `streamfuse bench` (about 3 minutes on 2 CPU cores). `streamfuse COMMAND --help` for details.",
+        epilog="Start with `streamfuse bench` (about a minute on 2 idle CPU cores). `streamfuse COMMAND --help` for details.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
