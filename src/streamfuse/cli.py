@@ -70,7 +70,7 @@ def _train_config(args, data_name: str):
     from .training import TrainConfig
 
     preset = dict(PRESETS.get(data_name, PRESETS["folder"]))
-    for key in ("epochs", "width", "batch_size", "lr", "dim"):
+    for key in ("epochs", "width", "batch_size", "lr", "dim", "patience"):
         if getattr(args, key, None) is not None:
             preset[key] = getattr(args, key)
     if args.device == "cuda":
@@ -273,6 +273,7 @@ def _add_train_args(p):
     p.add_argument("--dim", type=int, help="fused width D")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -46,7 +46,7 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path, capsys):
 def test_interrupted_bench_loses_at_most_the_run_in_progress(tmp_path):
     out = tmp_path / "b"
     # Many epochs, so that each run lasts seconds and the interrupt lands in the middle of one.
-    slow = [a if a != "1" else "300" for a in ARGS]
+    slow = [a if a != "1" else "300" for a in ARGS] + ["--patience", "300"]
     assert "300" in slow
     cmd = [sys.executable, "-m", "streamfuse.cli", *slow, "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
