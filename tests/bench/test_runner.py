@@ -49,7 +49,10 @@ def test_interrupted_bench_loses_at_most_the_run_in_progress(tmp_path):
     slow = [a if a != "1" else "300" for a in ARGS] + ["--patience", "300"]
     assert "300" in slow
     cmd = [sys.executable, "-m", "streamfuse.cli", *slow, "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # pytest-xdist workers ignore SIGINT and children inherit that; restore the terminal default
+    # so the bench sees Ctrl-C as a user's shell would deliver it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     runs = out / "runs"
     deadline = time.time() + 240
     while time.time() < deadline and len(list(runs.glob("*.json"))) < 1:
