@@ -25,9 +25,9 @@ def _conv_block(conv: type[nn.Module], bn: type[nn.Module], cin: int, cout: int,
 class VideoEncoder(nn.Sequential):
     """Three 3D conv blocks: ``(N, C, T, H, W) -> (N, width, T/2, H/4, W/4)``.
 
-    Small on purpose: 3D convolutions dominate the bench's time on a CPU. On the ``video`` data a
-    two-block version could not learn the RGB stream in 20 epochs (chance level); this one
-    reaches 0.67 (RGB) and 0.76 (pose) test accuracy at width 64 in 30 epochs (BENCHMARKS.md).
+    Small on purpose: 3D convolutions dominate the bench's time on a CPU. On the ``video`` data it
+    reaches 0.67 (RGB alone) and 0.76 (pose alone) test accuracy at width 64 in 30 epochs
+    (the ``single:`` rows of the video tables in BENCHMARKS.md).
     """
 
     def __init__(self, in_channels: int, width: int = 64) -> None:

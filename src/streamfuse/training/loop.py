@@ -102,7 +102,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     rank, world = distributed.setup(cfg.device)
     device = distributed.local_device(cfg.device)
     # Tiny gradients and BatchNorm statistics produce denormal floats, which x86 CPUs process
-    # 2-3x slower (measured on the video bench); flushing them to zero changes no result we report.
+    # far more slowly; flushing them to zero changes no result we report.
     torch.set_flush_denormal(True)
     torch.manual_seed(cfg.seed)
     model = build_model(spec).to(device)
