@@ -32,6 +32,14 @@ def _row_importance(imp_list, streams, field):
     return out
 
 
+def _accuracy_without(run: dict, stream: str):
+    """Test accuracy of one run with ``stream`` masked out (None without an importance table)."""
+    for row in (run.get("importance") or {}).get("table", []):
+        if row["stream"] == stream and row.get("ablation_acc_drop") is not None:
+            return run["accuracy"] - row["ablation_acc_drop"]
+    return None
+
+
 def aggregate(runs: list[dict], streams: list[str]) -> list[dict]:
     by_method: dict[str, list[dict]] = {}
     for r in runs:
@@ -54,12 +62,7 @@ def aggregate(runs: list[dict], streams: list[str]) -> list[dict]:
             "weight": _row_importance(imps, streams, "weight"),
             "shapley_acc": _row_importance(imps, streams, "shapley_acc"),
             "ablation_acc_drop": _row_importance(imps, streams, "ablation_acc_drop"),
-            "accuracy_without": {
-                s: (None if d is None or acc is None else statistics.fmean(
-                    r["accuracy"] - next(t["ablation_acc_drop"] for t in r["importance"]["table"] if t["stream"] == s)
-                    for r in rs if r.get("importance")))
-                for s, d in _row_importance(imps, streams, "ablation_acc_drop").items()
-            },
+            "accuracy_without": {s: _mean_std([_accuracy_without(r, s) for r in rs])[0] for s in streams},
             "spearman_weight_shapley": _mean_std([(i.get("agreement") or {}).get("weights_vs_shapley") for i in imps])[0],
         }
         rows.append(row)
