@@ -244,11 +244,23 @@ class Fusion(nn.Module):
             return normalize_weights(logits.unsqueeze(0), mode, None)
         return normalize_weights(self.per_sample(logits, mask.shape[0]), mode, mask)
 
-    def project_and_sum(self, xs: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
-        """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N or 1, S[, D])``; ``self.proj`` required.
-        Pre-projected streams are summed in place of being stacked (no copy kept for backward)."""
+    def project_and_sum(self, xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
+        """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N or 1, S[, D])`` (None: a plain sum);
+        ``self.proj`` required.
+        Pre-projected streams, and streams of different widths projected one ``Linear`` each, are
+        summed without being stacked (no stacked copy is made or kept for backward)."""
+        if weights is None:
+            if self.proj.shared_width and not self.proj.identity:
+                return self.proj(xs).sum(dim=1)
+            parts = xs if self.proj.identity else self.proj.project_each(xs)
+            out = parts[0]
+            for x in parts[1:]:
+                out = out + x
+            return out
         if self.proj.identity:
             return weighted_sum_streams(xs, weights)
+        if not self.proj.shared_width and self.proj.second is None:
+            return weighted_sum_streams(self.proj.project_each(xs), weights)
         x = self.proj(xs)
         return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
 

@@ -57,6 +57,8 @@ class ScalarFusion(Fusion):
     def fuse(self, xs, mask, need_weights):
         w = self.shared_weights(self.logits(), self.normalize, mask)  # (1 or N, S) or (1 or N, S, D)
         fused = self.project_and_sum(xs, w)
+        if not need_weights:
+            return fused, None
         return fused, (self.per_sample(w[0], xs[0].shape[0]) if mask is None else w)
 
 

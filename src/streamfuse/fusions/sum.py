@@ -33,8 +33,18 @@ class SumFusion(Fusion):
         return mask.to(like.dtype)
 
     def fuse(self, xs, mask, need_weights):
+        if mask is None:
+            # Every weight is the same constant: add, then scale once (no per-stream multiplies).
+            fused = self.project_and_sum(xs, None)
+            if self.constant_weight() != 1.0:
+                fused = fused * self.constant_weight()
+            return fused, (self.stream_weights(xs[0], None) if need_weights else None)
         w = self.stream_weights(xs[0], mask)  # (N, S)
         return self.project_and_sum(xs, w), w
+
+    def constant_weight(self) -> float:
+        """Each stream's weight when no stream is masked."""
+        return 1.0
 
 
 @register_fusion("mean")
@@ -44,3 +54,6 @@ class MeanFusion(SumFusion):
     def stream_weights(self, like, mask):
         w = super().stream_weights(like, mask)
         return w / w.sum(dim=1, keepdim=True)
+
+    def constant_weight(self) -> float:
+        return 1.0 / self.num_streams

@@ -32,7 +32,8 @@ class StreamProjection(nn.Module):
         act_layer: activation class for the MLP.
 
     When all widths are equal the S projections run as one batched matmul (``StreamLinear``);
-    otherwise each stream has its own ``nn.Linear`` and the results are stacked.
+    otherwise each stream has its own ``nn.Linear`` and the results are stacked (``forward``) or
+    kept as a list (``project_each``).
     """
 
     def __init__(
@@ -64,6 +65,20 @@ class StreamProjection(nn.Module):
     def identity(self) -> bool:
         """True when the streams pass through unchanged (no projection, no norm)."""
         return self.first is None and not self.norm
+
+    def project_each(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The S projected streams as a list of ``(N, D)`` tensors, never stacked.
+
+        For streams of different widths (one ``nn.Linear`` each, no MLP) this saves the stack
+        copy and lets a weighted sum read each projected stream directly; otherwise it unbinds
+        ``forward``'s stacked result.
+        """
+        if isinstance(self.first, nn.ModuleList) and self.second is None:
+            out = [lin(x) for lin, x in zip(self.first, xs)]
+            return [F.layer_norm(x, (self.dim,)) for x in out] if self.norm else out
+        if self.first is None and not self.norm:
+            return list(xs)
+        return list(self(xs).unbind(1))
 
     def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         if self.first is None:
