@@ -37,6 +37,10 @@ def test_no_command_prints_help(capsys):
         (["bench", "--noise-streams", "rgb"], "expected STREAM=VALUE pairs like 'rgb=0.5', got 'rgb'"),
         (["bench", "--noise-streams", "depth=1"], "depth"),
         (["sweep", "--stream", "rgb", "--noise", "0,lots"], "--noise expects comma-separated numbers"),
+        (["bench", "--aux-loss", "-0.5"], "--aux-loss must be a number >= 0 (0 = no per-stream auxiliary losses), got -0.5"),
+        (["train", "--aux-loss", "-1"], "--aux-loss must be a number >= 0"),
+        (["sweep", "--stream", "rgb", "--aux-loss", "nan"], "--aux-loss must be a number >= 0"),
+        (["train", "--fusion", "late", "--aux-loss", "1"], "--aux-loss applies to fusion models; the baseline 'late' is trained without it"),
         (["explain", "missing.pt"], "checkpoint 'missing.pt' does not exist"),
     ],
 )

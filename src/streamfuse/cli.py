@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -70,9 +71,12 @@ def _train_config(args, data_name: str):
     from .training import TrainConfig
 
     preset = dict(PRESETS.get(data_name, PRESETS["folder"]))
-    for key in ("epochs", "width", "batch_size", "lr", "dim", "patience"):
+    for key in ("epochs", "width", "batch_size", "lr", "dim", "patience", "aux_loss"):
         if getattr(args, key, None) is not None:
             preset[key] = getattr(args, key)
+    aux = preset.get("aux_loss", 0.0)
+    if not math.isfinite(aux) or aux < 0:
+        raise StreamFuseError(f"--aux-loss must be a number >= 0 (0 = no per-stream auxiliary losses), got {aux:g}")
     if args.device == "cuda":
         import torch
 
@@ -116,8 +120,8 @@ def _progress_factory(quiet: bool):
 def cmd_bench(args) -> int:
     from .bench import BenchConfig, aggregate, format_table, parse_methods, run_bench, write_results
 
+    cfg = _train_config(args, _preset_name(args.data))  # bad options fail before the data is made
     data, opts = _load(args)
-    cfg = _train_config(args, _preset_name(args.data))
     bench = BenchConfig(
         data=args.data, data_options=opts, data_seed=args.data_seed,
         methods=parse_methods(args.fusions, len(data.stream_names)), seeds=args.seeds,
@@ -162,8 +166,10 @@ def cmd_train(args) -> int:
     method = args.fusion
     if not (method == "late" or method.startswith("single:")):
         parse_methods(method)
-    data, opts = _load(args)
+    elif args.aux_loss:
+        raise StreamFuseError(f"--aux-loss applies to fusion models; the baseline {method!r} is trained without it")
     cfg = _train_config(args, _preset_name(args.data))
+    data, opts = _load(args)
     cfg.seed = args.seed
     if args.stream_dropout:
         cfg.fusion_options = {"stream_dropout": args.stream_dropout}
@@ -274,6 +280,8 @@ def _add_train_args(p):
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
+    p.add_argument("--aux-loss", type=float, metavar="LAMBDA", help=
+                   "add LAMBDA x the mean of per-stream auxiliary classifiers' losses (fusion models; default 0 = off)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -84,3 +84,35 @@ def test_all_skips_methods_that_cannot_take_this_many_streams():
 
     with pytest.raises(StreamFuseError, match="fusion 'convex' takes 2..2 streams; this data has 6"):
         parse_methods("scalar,convex", 6)
+
+
+def test_run_keys_tell_aux_loss_runs_apart_and_old_folders_still_resume():
+    import hashlib
+
+    from streamfuse.bench.runner import BenchConfig, run_key
+    from streamfuse.training import TrainConfig
+
+    plain, aux = BenchConfig(train=TrainConfig()), BenchConfig(train=TrainConfig(aux_loss=0.5))
+    assert run_key(plain, "scalar", 0) != run_key(aux, "scalar", 0)
+    assert run_key(aux, "scalar", 0) != run_key(BenchConfig(train=TrainConfig(aux_loss=1.0)), "scalar", 0)
+    for baseline in ("late", "single:rgb"):  # trained without aux losses either way
+        assert run_key(plain, baseline, 0) == run_key(aux, baseline, 0)
+    # Without aux losses and with decay on every parameter, the key is the one made before either
+    # option existed (so folders made then still resume); the default (no decay on logits) differs.
+    assert run_key(plain, "scalar", 0) != run_key(BenchConfig(train=TrainConfig(decay_all=True)), "scalar", 0)
+    train = TrainConfig(decay_all=True).to_dict()
+    for k in ("device", "aux_loss", "decay_all"):
+        train.pop(k)
+    old = json.dumps({"data": "video", "opts": {}, "dseed": 0, "train": train, "method": "scalar", "sd": 0.0}, sort_keys=True, default=str)
+    before = BenchConfig(train=TrainConfig(decay_all=True))
+    assert run_key(before, "scalar", 0) == hashlib.sha1(old.encode()).hexdigest()[:16]
+
+
+def test_aux_loss_bench_keeps_baselines_and_refuses_mixed_fusion_runs(tmp_path, capsys):
+    out = tmp_path / "b"
+    args = ["bench", "--fusions", "scalar", *TINY, "--out", str(out)]
+    assert main(args) == 0
+    assert main([*args, "--aux-loss", "0.5"]) == 2  # scalar was trained without aux losses here
+    assert "holds runs made with other settings (scalar__seed0.json" in capsys.readouterr().err
+    spec = json.loads((out / "runs" / "scalar__seed0.json").read_text())["spec"]
+    assert spec["aux_loss"] == 0.0

@@ -47,3 +47,15 @@ def test_truncated_checkpoint(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(StreamFuseError, match="cannot be read"):
         load_checkpoint(path)
+
+
+def test_aux_loss_spec_and_heads_round_trip(tmp_path):
+    streams, _, spec = synthetic(n=10)
+    spec = dict(spec, aux_loss=0.5)
+    model = build_model(spec).eval()
+    save_checkpoint(tmp_path / "m.pt", model, spec, TrainConfig(aux_loss=0.5).to_dict())
+    loaded, payload = load_checkpoint(tmp_path / "m.pt")
+    assert payload["spec"]["aux_loss"] == 0.5 and payload["config"]["aux_loss"] == 0.5
+    for s in spec["streams"]:
+        torch.testing.assert_close(loaded(streams, return_aux=True)[1][s], model(streams, return_aux=True)[1][s], rtol=0, atol=0)
+    assert predict(loaded, streams).shape == (10, 3)

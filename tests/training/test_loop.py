@@ -59,3 +59,57 @@ def test_macro_f1():
     y = torch.tensor([0, 1, 1, 1, 2])
     # class 0: tp1 fp1 fn0 -> 2/3; class 1: tp2 fp0 fn1 -> 0.8; class 2: 1
     assert abs(macro_f1(pred, y, 3) - (2 / 3 + 0.8 + 1) / 3) < 1e-9
+
+
+def test_aux_loss_adds_the_mean_per_stream_cross_entropy():
+    import torch.nn.functional as F
+
+    from streamfuse.training import build_model
+    from streamfuse.training.loop import _loss
+
+    streams, y, spec = synthetic(n=16)
+    torch.manual_seed(0)
+    model = build_model(dict(spec, aux_loss=0.5)).eval()  # eval: dropout off, so both calls agree
+    loss = _loss(model, streams, y, 0.5)
+    scores, aux = model(streams, return_aux=True)
+    expected = F.cross_entropy(scores, y) + 0.5 * sum(F.cross_entropy(a, y) for a in aux.values()) / 3
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    for name, p in model.aux_heads.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"aux head {name} got no gradient"
+
+
+def test_training_updates_aux_heads_only_when_aux_loss_is_set():
+    from streamfuse.training import build_model
+
+    streams, y, spec = synthetic(n=48)
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=3, width=16)
+    for aux_loss in (0.0, 1.0):
+        s = dict(spec, aux_loss=aux_loss)
+        torch.manual_seed(cfg.seed)  # train_model builds the model right after seeding the same way
+        init = build_model(s).state_dict()
+        model, _ = train_model(s, streams, y, cfg)
+        heads = {k: v for k, v in model.state_dict().items() if k.startswith("aux_heads.")}
+        if aux_loss == 0:
+            assert not heads
+        else:
+            assert heads and all(not torch.equal(v, init[k]) for k, v in heads.items() if k.endswith("weight"))
+
+
+def test_param_groups_spare_biases_norms_and_weight_logits_from_decay():
+    from streamfuse.training import build_model
+    from streamfuse.training.loop import param_groups
+
+    _, _, spec = synthetic(n=4)
+    for method, logit in (("scalar", "head.fusion.theta"), ("channel", "head.fusion.theta"), ("attention", "head.fusion.stream_bias")):
+        model = build_model(dict(spec, method=method))
+        names = {id(p): n for n, p in model.named_parameters()}
+        decay, keep = param_groups(model, 0.05)
+        assert decay["weight_decay"] == 0.05 and keep["weight_decay"] == 0.0
+        kept = {names[id(p)] for p in keep["params"]}
+        decayed = {names[id(p)] for p in decay["params"]}
+        assert logit in kept and "head.fc.bias" in kept and "head.fc.weight" in decayed
+        assert all(model.get_parameter(n).dim() > 1 for n in decayed)
+        assert len(kept) + len(decayed) == len(names)
+    (only,) = param_groups(model, 0.05, decay_all=True)
+    assert len(only["params"]) == len(names) and only["weight_decay"] == 0.05

@@ -93,13 +93,25 @@ def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> di
         "dim": cfg.dim,
         "dropout": cfg.dropout,
         "pool": cfg.pool,
-        "fusion_options": options if not method.startswith(("late", "single:")) else {},
+        "fusion_options": options if not baseline(method) else {},
+        "aux_loss": cfg.aux_loss if not baseline(method) else 0.0,
     }
+
+
+def baseline(method: str) -> bool:
+    """Whether ``method`` is a baseline (late fusion, one stream), trained without fusion options."""
+    return method == "late" or method.startswith("single:")
 
 
 def run_key(bench: BenchConfig, method: str, seed: int) -> str:
     train = dict(bench.train.to_dict(), seed=seed)
     train.pop("device")  # the same run on another device is the same experiment
+    # Settings added later enter the key only when they differ from the behaviour before them
+    # (aux_loss 0, decay_all True), so such folders still resume; baselines take no aux losses.
+    if not train.get("aux_loss") or baseline(method):
+        train.pop("aux_loss", None)
+    if train.get("decay_all", True):
+        train.pop("decay_all", None)
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,

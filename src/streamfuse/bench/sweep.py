@@ -31,6 +31,7 @@ def run_sweep(args, levels: list[float]) -> int:
     from ..cli import _data_options, _load, _preset_name, _progress_factory, _train_config
 
     methods = parse_methods(args.fusions)
+    train = _train_config(args, _preset_name(args.data))
     base_opts = _data_options(args)
     rows = []
     streams = None
@@ -42,7 +43,7 @@ def run_sweep(args, levels: list[float]) -> int:
         streams = list(data.stream_names)
         bench = BenchConfig(
             data=args.data, data_options=opts, data_seed=args.data_seed, methods=methods, seeds=args.seeds,
-            out=str(Path(args.out) / f"noise-{level:g}"), train=_train_config(args, _preset_name(args.data)), baselines=False,
+            out=str(Path(args.out) / f"noise-{level:g}"), train=train, baselines=False,
         )
         print(f"sweep: {args.stream} noise {level:g}", file=sys.stderr)
         runs = run_bench(bench, data, progress_factory=_progress_factory(args.quiet))

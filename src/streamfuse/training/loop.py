@@ -2,6 +2,15 @@
 
 Runs unchanged on one process or under ``torchrun`` (see ``distributed``). With a fixed seed the
 result is deterministic on CPU: the same seed gives the same weights.
+
+Loss: ``CE(fused scores)``, plus ``aux_loss * mean over streams of CE(stream's auxiliary scores)``
+when the model spec has ``aux_loss`` > 0 (see ``models.MultiStreamNet``). Validation, early
+stopping and everything after training use the fused scores only.
+
+Weight decay (``param_groups``): AdamW decays the matrices and convolution kernels only, not 1-D
+parameters (biases, norm scales) nor the parameters a ``Fusion`` registers itself (its weight
+logits, e.g. ``theta``, ``stream_bias``): decay on a weight logit pulls the weights back to uniform.
+``decay_all=True`` decays every parameter.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
+from ..base import Fusion
 from . import distributed
 from .models import build_model
 
@@ -35,6 +45,8 @@ class TrainConfig:
     dropout: float = 0.5
     pool: str = "avg"
     fusion_options: dict = field(default_factory=dict)
+    aux_loss: float = 0.0  # per-stream aux loss lambda; model_spec copies it into the spec, which the loop uses
+    decay_all: bool = False  # True: decay every parameter (the behaviour before param_groups)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +95,25 @@ def macro_f1(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> floa
     return sum(f1s) / num_classes
 
 
+def param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
+    """AdamW groups: decayed (matrices, kernels) and not (1-D parameters, ``Fusion``-owned logits)."""
+    if decay_all:
+        return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
+    logits = {id(p) for m in model.modules() if isinstance(m, Fusion) for p in m.parameters(recurse=False)}
+    decay, keep = [], []
+    for p in model.parameters():
+        (keep if p.dim() <= 1 or id(p) in logits else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
+def _loss(net, batch, y, aux_loss: float) -> torch.Tensor:
+    """``CE(fused)`` plus ``aux_loss`` times the mean of the per-stream auxiliary CEs."""
+    if aux_loss <= 0:
+        return F.cross_entropy(net(batch), y)
+    scores, aux = net(batch, return_aux=True)
+    return F.cross_entropy(scores, y) + aux_loss * torch.stack([F.cross_entropy(a, y) for a in aux.values()]).mean()
+
+
 def _evaluate(model, streams, labels, cfg, device, rank, world) -> tuple[float, float]:
     """Accuracy and mean loss, each rank scoring a disjoint shard, summed over ranks."""
     idx = torch.arange(rank, len(labels), world)
@@ -110,7 +141,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     tr_streams, tr_y = take(train_streams, tr_idx), train_labels[tr_idx]
     va_streams, va_y = take(train_streams, va_idx), train_labels[va_idx]
     net = DistributedDataParallel(model) if world > 1 else model
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay_all), lr=cfg.lr)
+    aux_loss = getattr(model, "aux_loss", 0.0)
     sampler = DistributedSampler(range(len(tr_y)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
     steps = cfg.epochs * math.ceil(len(sampler) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
@@ -124,7 +156,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
         for i in range(0, len(order), cfg.batch_size):
             b = order[i : i + cfg.batch_size]
             batch = {k: v[b].to(device, non_blocking=True) for k, v in tr_streams.items()}
-            loss = F.cross_entropy(net(batch), tr_y[b].to(device))
+            loss = _loss(net, batch, tr_y[b].to(device), aux_loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -3,15 +3,20 @@
 Spec keys: ``method`` (a fusion name, ``"late"`` or ``"single:<stream>"``), ``streams`` (names in
 order), ``kinds`` and ``in_channels`` (per stream), ``num_classes``, ``width`` (encoder width),
 ``dim`` (fused width, None for the method's default), ``dropout``, ``pool`` (``"avg"``/``"max"``
-global pooling of the encoders' maps), ``fusion_options``.
+global pooling of the encoders' maps), ``fusion_options``, ``aux_loss`` (lambda of the per-stream
+auxiliary losses, default 0.0 = none; fusion models only).
 
     MultiStreamNet   encoders -> MultiStreamHead(fusion)          one fused classifier
+                     (aux_loss > 0: plus one pool -> dropout -> fc classifier per stream, trained
+                     by the loop's auxiliary losses, unused at inference)
     LateFusionNet    encoder -> pool -> fc per stream, mean of scores over present streams
                      (late fusion as in pyskl's RGBPoseConv3D: average the branches' scores)
     single:<stream>  a MultiStreamNet over that stream alone
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -24,17 +29,28 @@ from .encoders import make_encoder
 class MultiStreamNet(nn.Module):
     """Per-stream encoders feeding a ``MultiStreamHead``.
 
-    Call: ``net(streams, mask=None, return_weights=False)``; ``streams`` is a name->tensor dict
-    (extra keys are ignored, so one batch serves every model) or a list in ``stream_names`` order.
+    Call: ``net(streams, mask=None, return_weights=False, return_aux=False)``; ``streams`` is a
+    name->tensor dict (extra keys are ignored, so one batch serves every model) or a list in
+    ``stream_names`` order. Returns scores ``(N, K)``, then the fusion's weights if
+    ``return_weights``, then if ``return_aux`` a name->``(N, K)`` dict of the auxiliary heads'
+    per-stream scores (``aux_loss > 0`` only; computed for every stream, whatever the mask).
+
+    ``aux_loss`` > 0 adds one classifier per stream on its own encoder output ("deep supervision"
+    of each branch, as in Gradient Blending: Wang, Tran & Feiszli, "What Makes Training
+    Multi-Modal Classification Networks Hard?", CVPR 2020, https://arxiv.org/abs/1905.12681), so
+    a slow stream learns even when the fused head can fit the training set from a faster one.
     """
 
-    def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, pool="avg", fusion_options=None):
+    def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, pool="avg", fusion_options=None, aux_loss=0.0):
         super().__init__()
         self.stream_names = list(streams)
         self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
         self.head = MultiStreamHead(
             {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, pool=pool, dropout=dropout, **(fusion_options or {})
         )
+        self.aux_loss = check_aux_loss(aux_loss)
+        if self.aux_loss > 0:
+            self.aux_heads = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
 
     def select(self, streams):
         if isinstance(streams, dict):
@@ -44,12 +60,18 @@ class MultiStreamNet(nn.Module):
             return [streams[s] for s in self.stream_names]
         return list(streams)
 
-    def forward(self, streams, mask=None, return_weights=False):
+    def forward(self, streams, mask=None, return_weights=False, return_aux=False):
         xs = self.select(streams)
         if len(xs) != len(self.stream_names):
             raise StreamFuseError(f"model expected {len(self.stream_names)} streams {self.stream_names}, got {len(xs)}")
         feats = {s: enc(x) for (s, enc), x in zip(self.encoders.items(), xs)}
-        return self.head(feats, mask=mask, return_weights=return_weights)
+        out = self.head(feats, mask=mask, return_weights=return_weights)
+        if not return_aux:
+            return out
+        if self.aux_loss <= 0:
+            raise StreamFuseError("return_aux=True needs a model built with aux_loss > 0 (it has no auxiliary heads)")
+        aux = {s: head(feats[s]) for s, head in self.aux_heads.items()}
+        return (*out, aux) if return_weights else (out, aux)
 
 
 class LateFusionNet(MultiStreamNet):
@@ -59,9 +81,7 @@ class LateFusionNet(MultiStreamNet):
         nn.Module.__init__(self)
         self.stream_names = list(streams)
         self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
-        self.classifiers = nn.ModuleDict(
-            {s: nn.Sequential(nn.Flatten(2), _Pool(pool), nn.Dropout(dropout), nn.Linear(width, num_classes)) for s in self.stream_names}
-        )
+        self.classifiers = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
 
     def forward(self, streams, mask=None, return_weights=False):
         xs = self.select(streams)
@@ -70,6 +90,18 @@ class LateFusionNet(MultiStreamNet):
         w = torch.full((n, s), 1.0 / s, device=scores.device) if mask is None else mask.float() / mask.float().sum(1, keepdim=True)
         out = (scores * w.unsqueeze(-1)).sum(1)
         return (out, w) if return_weights else out
+
+
+def check_aux_loss(value) -> float:
+    """``value`` as a float lambda >= 0, or a ``StreamFuseError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise StreamFuseError(f"aux_loss must be a finite number >= 0 (0 = no auxiliary losses), got {value!r}")
+    return float(value)
+
+
+def stream_classifier(width: int, num_classes: int, pool: str, dropout: float) -> nn.Sequential:
+    """One stream's classifier: ``(N, width, *spatial) -> flatten -> pool -> dropout -> fc -> (N, K)``."""
+    return nn.Sequential(nn.Flatten(2), _Pool(pool), nn.Dropout(dropout), nn.Linear(width, num_classes))
 
 
 class _Pool(nn.Module):
@@ -86,6 +118,9 @@ def build_model(spec: dict) -> nn.Module:
     method = spec["method"]
     common = {k: spec[k] for k in ("kinds", "in_channels", "num_classes")}
     common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5), pool=spec.get("pool", "avg"))
+    aux_loss = check_aux_loss(spec.get("aux_loss", 0.0))
+    if aux_loss > 0 and (method == "late" or method.startswith("single:")):
+        raise StreamFuseError(f"aux_loss applies to fusion models; the baseline {method!r} is trained without it (give aux_loss=0)")
     if method == "late":
         return LateFusionNet(spec["streams"], **common)
     if method.startswith("single:"):
@@ -93,4 +128,4 @@ def build_model(spec: dict) -> nn.Module:
         if stream not in spec["streams"]:
             raise StreamFuseError(f"single-stream baseline {method!r}: no stream {stream!r}; streams are {spec['streams']}")
         return MultiStreamNet([stream], method="concat", dim=spec.get("dim"), **common)
-    return MultiStreamNet(spec["streams"], method=method, dim=spec.get("dim"), fusion_options=spec.get("fusion_options"), **common)
+    return MultiStreamNet(spec["streams"], method=method, dim=spec.get("dim"), fusion_options=spec.get("fusion_options"), aux_loss=aux_loss, **common)
