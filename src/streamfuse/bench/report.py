@@ -9,6 +9,7 @@ import math
 import statistics
 from pathlib import Path
 
+from ..importance.spearman import spearman
 from ..training.checkpoint import atomic_write_bytes
 
 
@@ -63,8 +64,16 @@ def aggregate(runs: list[dict], streams: list[str]) -> list[dict]:
             "shapley_acc": _row_importance(imps, streams, "shapley_acc"),
             "ablation_acc_drop": _row_importance(imps, streams, "ablation_acc_drop"),
             "accuracy_without": {s: _mean_std([_accuracy_without(r, s) for r in rs])[0] for s in streams},
+            "shapley_loglik": _row_importance(imps, streams, "shapley_loglik"),
+            # Two views of weight-vs-Shapley agreement (Shapley of the log-likelihood): the mean of
+            # each seed's rank correlation, and the rank correlation of the seed-averaged values.
+            # With near-equal Shapley values single seeds reorder them; the second is the ranking
+            # of the method's average behaviour.
             "spearman_weight_shapley": _mean_std([(i.get("agreement") or {}).get("weights_vs_shapley") for i in imps])[0],
         }
+        means_w, means_sh = list(row["weight"].values()), list(row["shapley_loglik"].values())
+        rho = spearman(means_w, means_sh) if imps else math.nan
+        row["spearman_weight_shapley_of_means"] = None if math.isnan(rho) else rho
         rows.append(row)
     return rows
 
@@ -79,6 +88,7 @@ def format_table(rows: list[dict], streams: list[str]) -> str:
     """A markdown table: one row per method."""
     head = ["method", "acc % (mean ± sd)", "macro-F1 %", "params", "train s", "infer/s"]
     head += [f"w[{s}]" for s in streams] + [f"Shapley[{s}]" for s in streams] + [f"acc w/o {s} %" for s in streams]
+    head += ["ρ(w, Shapley) per seed / of means"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [
@@ -92,6 +102,7 @@ def format_table(rows: list[dict], streams: list[str]) -> str:
         cells += [_fmt(r["weight"][s], digits=2) for s in streams]
         cells += [_fmt(r["shapley_acc"][s], digits=3) for s in streams]
         cells += [_fmt(r["accuracy_without"][s], True) for s in streams]
+        cells.append(f"{_fmt(r.get('spearman_weight_shapley'), digits=2)} / {_fmt(r.get('spearman_weight_shapley_of_means'), digits=2)}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -104,7 +115,7 @@ def write_results(out: Path, config: dict, rows: list[dict], runs: list[dict], s
     flat = []
     for r in rows:
         f = {k: v for k, v in r.items() if not isinstance(v, dict)}
-        for key in ("weight", "shapley_acc", "ablation_acc_drop", "accuracy_without"):
+        for key in ("weight", "shapley_acc", "shapley_loglik", "ablation_acc_drop", "accuracy_without"):
             f.update({f"{key}[{s}]": r[key][s] for s in streams})
         flat.append(f)
     writer = csv.DictWriter(buf, fieldnames=list(flat[0]) if flat else ["method"])
