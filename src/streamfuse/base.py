@@ -247,22 +247,20 @@ class Fusion(nn.Module):
     def project_and_sum(self, xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
         """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N or 1, S[, D])`` (None: a plain sum);
         ``self.proj`` required.
-        Pre-projected streams, and streams of different widths projected one ``Linear`` each, are
-        summed without being stacked (no stacked copy is made or kept for backward)."""
-        if weights is None:
-            if self.proj.shared_width and not self.proj.identity:
-                return self.proj(xs).sum(dim=1)
-            parts = xs if self.proj.identity else self.proj.project_each(xs)
-            out = parts[0]
-            for x in parts[1:]:
-                out = out + x
-            return out
-        if self.proj.identity:
-            return weighted_sum_streams(xs, weights)
-        if not self.proj.shared_width and self.proj.second is None:
-            return weighted_sum_streams(self.proj.project_each(xs), weights)
-        x = self.proj(xs)
-        return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
+        Unless the projection is one batched matmul over stacked streams, the streams are summed
+        without being stacked (no stacked copy is made or kept for backward)."""
+        if self.proj.batched:
+            x = self.proj(xs)
+            if weights is None:
+                return x.sum(dim=1)
+            return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
+        parts = self.proj.project_each(xs)
+        if weights is not None:
+            return weighted_sum_streams(parts, weights)
+        out = parts[0]
+        for x in parts[1:]:
+            out = out + x
+        return out
 
     def per_sample(self, weights: torch.Tensor, batch: int) -> torch.Tensor:
         """Broadcast input-independent weights ``(S,)``/``(S, D)`` to ``(N, S)``/``(N, S, D)``."""

@@ -69,16 +69,20 @@ class StreamProjection(nn.Module):
     def project_each(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The S projected streams as a list of ``(N, D)`` tensors, never stacked.
 
-        For streams of different widths (one ``nn.Linear`` each, no MLP) this saves the stack
-        copy and lets a weighted sum read each projected stream directly; otherwise it unbinds
-        ``forward``'s stacked result.
+        Without a batched projection (no projection, or one ``nn.Linear`` per stream of its own
+        width) this saves the stack copy and lets a weighted sum read each stream directly;
+        otherwise it unbinds ``forward``'s stacked result.
         """
-        if isinstance(self.first, nn.ModuleList) and self.second is None:
-            out = [lin(x) for lin, x in zip(self.first, xs)]
-            return [F.layer_norm(x, (self.dim,)) for x in out] if self.norm else out
-        if self.first is None and not self.norm:
-            return list(xs)
-        return list(self(xs).unbind(1))
+        if self.batched:
+            return list(self(xs).unbind(1))
+        out = list(xs) if self.first is None else [lin(x) for lin, x in zip(self.first, xs)]
+        return [F.layer_norm(x, (self.dim,)) for x in out] if self.norm else out
+
+    @property
+    def batched(self) -> bool:
+        """True when the projection runs as batched matmuls over stacked streams (``StreamLinear``),
+        so ``forward``'s stacked layout is the cheap one; otherwise ``project_each`` is."""
+        return isinstance(self.first, StreamLinear) or self.second is not None
 
     def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         if self.first is None:
