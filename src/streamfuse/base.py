@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .errors import StreamFuseError
-from .layers.masking import NORMALIZATIONS, normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_streams
+from .layers.masking import NORMALIZATIONS, normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_list, weighted_sum_streams
 from .layers.projection import StreamProjection
 
 Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
@@ -238,23 +238,27 @@ class Fusion(nn.Module):
         return value
 
     def shared_weights(self, logits: torch.Tensor, mode: str, mask: torch.Tensor | None) -> torch.Tensor:
-        """Normalise input-independent logits ``(S,)``/``(S, D)``: once as ``(1, S[, D])`` when
+        """Normalise input-independent logits ``(S,)``/``(S, D)``: once, still ``(S[, D])``, when
         there is no mask (not N identical copies), per sample ``(N, S[, D])`` when there is one."""
         if mask is None:
-            return normalize_weights(logits.unsqueeze(0), mode, None)
+            return normalize_weights(logits, mode, None, dim=0)
         return normalize_weights(self.per_sample(logits, mask.shape[0]), mode, mask)
 
-    def project_and_sum(self, xs: list[torch.Tensor], weights: torch.Tensor | None) -> torch.Tensor:
-        """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N or 1, S[, D])`` (None: a plain sum);
-        ``self.proj`` required.
+    def project_and_sum(self, xs: list[torch.Tensor], weights: torch.Tensor | None, shared: bool = False) -> torch.Tensor:
+        """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N, S[, D])``, or ``(S[, D])`` for
+        every sample when ``shared`` (None: a plain sum); ``self.proj`` required.
         Unless the projection is one batched matmul over stacked streams, the streams are summed
         without being stacked (no stacked copy is made or kept for backward)."""
         if self.proj.batched:
             x = self.proj(xs)
             if weights is None:
                 return x.sum(dim=1)
+            if shared:
+                weights = weights.unsqueeze(0)
             return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
         parts = self.proj.project_each(xs)
+        if weights is not None and shared:
+            return weighted_sum_list(parts, weights.unbind(0))
         if weights is not None:
             return weighted_sum_streams(parts, weights)
         out = parts[0]

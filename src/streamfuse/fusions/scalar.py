@@ -55,11 +55,11 @@ class ScalarFusion(Fusion):
         return self.theta * self.logit_scale
 
     def fuse(self, xs, mask, need_weights):
-        w = self.shared_weights(self.logits(), self.normalize, mask)  # (1 or N, S) or (1 or N, S, D)
-        fused = self.project_and_sum(xs, w)
+        w = self.shared_weights(self.logits(), self.normalize, mask)  # (S[, D]) or with a mask (N, S[, D])
+        fused = self.project_and_sum(xs, w, shared=mask is None)
         if not need_weights:
             return fused, None
-        return fused, (self.per_sample(w[0], xs[0].shape[0]) if mask is None else w)
+        return fused, (self.per_sample(w, xs[0].shape[0]) if mask is None else w)
 
 
 @register_fusion("convex")
@@ -75,10 +75,12 @@ class ConvexFusion(ScalarFusion):
     def __init__(self, in_dims, dim=None, *, logit_scale: float = 10.0, project=None, stream_norm=True, **base):
         super().__init__(in_dims, dim, normalize="softmax", logit_scale=logit_scale, project=project,
                          stream_norm=stream_norm, **base)
+        # (k/2, -k/2): one broadcast multiply gives both logits (cheaper than scale, negate, cat).
+        signs = torch.tensor([0.5, -0.5], device=self.theta.device, dtype=self.theta.dtype) * self.logit_scale
+        self.register_buffer("signs", signs, persistent=False)
 
     def param_shape(self) -> tuple[int, ...]:
         return (1,)
 
     def logits(self) -> torch.Tensor:
-        half = self.theta * (self.logit_scale / 2)
-        return torch.cat([half, -half])
+        return self.theta * self.signs

@@ -52,15 +52,16 @@ def stream_dropout_mask(
 NORMALIZATIONS = ("softmax", "sigmoid", "none")
 
 
-def normalize_weights(logits: torch.Tensor, mode: str, mask: torch.Tensor | None) -> torch.Tensor:
+def normalize_weights(logits: torch.Tensor, mode: str, mask: torch.Tensor | None, dim: int = 1) -> torch.Tensor:
     """Turn weight logits ``(N, S)`` or ``(N, S, D)`` into weights, zero for absent streams.
 
-    ``softmax``: across streams (dim 1), sums to 1 over present streams.
+    ``softmax``: across streams (``dim``, 1 by default; 0 for input-independent ``(S[, D])``
+    logits without a mask), sums to 1 over present streams.
     ``sigmoid``: each weight in (0, 1) independently.
     ``none``: ``1 + logits`` as is (so zero logits give a plain sum).
     """
     if mode == "softmax":
-        return masked_softmax(logits, mask, dim=1)
+        return masked_softmax(logits, mask, dim=dim)
     w = torch.sigmoid(logits) if mode == "sigmoid" else 1.0 + logits
     if mask is None:
         return w
@@ -73,10 +74,15 @@ def weighted_sum_streams(xs: list[torch.Tensor], weights: torch.Tensor) -> torch
     ``weights`` is ``(N or 1, S)`` or ``(N or 1, S, D)``. Used when the streams are already
     projected: stacking would copy every input once more and keep the copy alive for backward.
     """
-    w = (weights.unsqueeze(-1) if weights.dim() == 2 else weights).to(xs[0].dtype).unbind(1)
-    out = xs[0] * w[0]
-    for x, wi in zip(xs[1:], w[1:]):
-        out = out.addcmul_(x, wi)
+    return weighted_sum_list(xs, (weights.unsqueeze(-1) if weights.dim() == 2 else weights).unbind(1))
+
+
+def weighted_sum_list(xs: list[torch.Tensor], weights) -> torch.Tensor:
+    """``sum_s weights[s] * xs[s]``: S streams ``(N, D)``, S weights each broadcastable to ``(N, D)``
+    (a scalar, ``(D,)``, ``(N, 1)`` or ``(N, D)``). One multiply, then S - 1 fused multiply-adds."""
+    out = xs[0] * weights[0].to(xs[0].dtype)
+    for x, wi in zip(xs[1:], weights[1:]):
+        out = out.addcmul_(x, wi.to(x.dtype))
     return out
 
 
