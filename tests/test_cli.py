@@ -84,3 +84,12 @@ def test_sweep_writes_csv_and_plot(tmp_path, capsys):
     assert rows[0].startswith("noise,method,accuracy") and len(rows) == 3
     assert (out / "sweep.png").exists()
     assert "| scalar |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [["bench"], ["train"], ["sweep", "--stream", "rgb"]])
+def test_stacked_flag_reaches_the_training_config(command):
+    from streamfuse.cli import _train_config, build_parser
+
+    for extra, want in (([], False), (["--stacked"], True)):
+        args = build_parser().parse_args([*command, *extra])
+        assert _train_config(args, "video").stacked is want

@@ -82,7 +82,7 @@ def _train_config(args, data_name: str):
 
         if not torch.cuda.is_available():
             raise StreamFuseError("--device cuda: no CUDA device is available here; use --device cpu")
-    return TrainConfig(device=args.device, **preset)
+    return TrainConfig(device=args.device, stacked=bool(getattr(args, "stacked", False)), **preset)
 
 
 def _load(args, seed=None, extra_options=None):
@@ -282,6 +282,9 @@ def _add_train_args(p):
     p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
     p.add_argument("--aux-loss", type=float, metavar="LAMBDA", help=
                    "add LAMBDA x the mean of per-stream auxiliary classifiers' losses (fusion models; default 0 = off)")
+    p.add_argument("--stacked", action="store_true", help=
+                   "fusion models: train each stream's encoder alone on half the training set, then only the "
+                   "fusion head (encoders frozen) on the other half, so weights reflect unseen data")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

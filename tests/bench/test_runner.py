@@ -101,7 +101,7 @@ def test_run_keys_tell_aux_loss_runs_apart_and_old_folders_still_resume():
     # option existed (so folders made then still resume); the default (no decay on logits) differs.
     assert run_key(plain, "scalar", 0) != run_key(BenchConfig(train=TrainConfig(decay_all=True)), "scalar", 0)
     train = TrainConfig(decay_all=True).to_dict()
-    for k in ("device", "aux_loss", "decay_all"):
+    for k in ("device", "aux_loss", "decay_all", "stacked"):
         train.pop(k)
     old = json.dumps({"data": "video", "opts": {}, "dseed": 0, "train": train, "method": "scalar", "sd": 0.0}, sort_keys=True, default=str)
     before = BenchConfig(train=TrainConfig(decay_all=True))
@@ -116,3 +116,13 @@ def test_aux_loss_bench_keeps_baselines_and_refuses_mixed_fusion_runs(tmp_path, 
     assert "holds runs made with other settings (scalar__seed0.json" in capsys.readouterr().err
     spec = json.loads((out / "runs" / "scalar__seed0.json").read_text())["spec"]
     assert spec["aux_loss"] == 0.0
+
+
+def test_run_keys_tell_stacked_runs_apart_for_fusions_only():
+    from streamfuse.bench.runner import BenchConfig, run_key
+    from streamfuse.training import TrainConfig
+
+    plain, stacked = BenchConfig(train=TrainConfig()), BenchConfig(train=TrainConfig(stacked=True))
+    assert run_key(plain, "scalar", 0) != run_key(stacked, "scalar", 0)
+    for baseline in ("late", "single:rgb"):  # baselines are never trained stacked
+        assert run_key(plain, baseline, 0) == run_key(stacked, baseline, 0)

@@ -113,3 +113,29 @@ def test_param_groups_spare_biases_norms_and_weight_logits_from_decay():
         assert len(kept) + len(decayed) == len(names)
     (only,) = param_groups(model, 0.05, decay_all=True)
     assert len(only["params"]) == len(names) and only["weight_decay"] == 0.05
+
+
+def test_stacked_training_freezes_encoders_trained_alone_on_the_other_half():
+    from dataclasses import replace
+
+    from streamfuse.training.loop import take
+
+    streams, y, spec = synthetic()
+    cfg = TrainConfig(epochs=4, batch_size=16, seed=3, width=16, stacked=True)
+    model, _ = train_model(spec, streams, y, cfg)
+    assert not any(p.requires_grad for p in model.encoders.parameters())
+    assert any(p.requires_grad for p in model.head.parameters())
+    model.train()
+    assert not any(m.training for m in model.encoders.modules()), "frozen encoders keep BatchNorm in eval"
+    # Stage 1 is exactly "single:<stream>" trained on one stratified half: same weights, same
+    # BatchNorm statistics, untouched by the head's training on the other half.
+    half_a, _ = stratified_split(y, 0.5, cfg.seed)
+    solo = replace(cfg, stacked=False)
+    for s in spec["streams"]:
+        single, _ = train_model(dict(spec, method=f"single:{s}"), take(streams, half_a), y[half_a], solo)
+        for (k, want), got in zip(single.encoders[s].state_dict().items(), model.encoders[s].state_dict().values()):
+            assert torch.equal(want, got), f"encoder {s}: {k} differs from the stage-1 model"
+    # Baselines ignore stacked and train as usual.
+    late_stacked, _ = train_model(dict(spec, method="late"), streams, y, cfg)
+    late_plain, _ = train_model(dict(spec, method="late"), streams, y, solo)
+    assert all(torch.equal(a, b) for a, b in zip(late_stacked.state_dict().values(), late_plain.state_dict().values()))

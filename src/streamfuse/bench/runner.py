@@ -107,11 +107,14 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
     train = dict(bench.train.to_dict(), seed=seed)
     train.pop("device")  # the same run on another device is the same experiment
     # Settings added later enter the key only when they differ from the behaviour before them
-    # (aux_loss 0, decay_all True), so such folders still resume; baselines take no aux losses.
+    # (aux_loss 0, decay_all True, stacked False), so such folders still resume; baselines take
+    # neither aux losses nor stacked training.
     if not train.get("aux_loss") or baseline(method):
         train.pop("aux_loss", None)
     if train.get("decay_all", True):
         train.pop("decay_all", None)
+    if not train.get("stacked") or baseline(method):
+        train.pop("stacked", None)
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,

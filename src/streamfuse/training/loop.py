@@ -7,6 +7,8 @@ Loss: ``CE(fused scores)``, plus ``aux_loss * mean over streams of CE(stream's a
 when the model spec has ``aux_loss`` > 0 (see ``models.MultiStreamNet``). Validation, early
 stopping and everything after training use the fused scores only.
 
+Stacked training (``stacked=True``): see ``train_model``.
+
 Weight decay (``param_groups``): AdamW decays the matrices and convolution kernels only, not 1-D
 parameters (biases, norm scales) nor the parameters a ``Fusion`` registers itself (its weight
 logits, e.g. ``theta``, ``stream_bias``): decay on a weight logit pulls the weights back to uniform.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +49,7 @@ class TrainConfig:
     fusion_options: dict = field(default_factory=dict)
     aux_loss: float = 0.0  # per-stream aux loss lambda; model_spec copies it into the spec, which the loop uses
     decay_all: bool = False  # True: decay every parameter (the behaviour before param_groups)
+    stacked: bool = False  # fusion models: encoders on one half of train, then the head alone on the other
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,8 +128,35 @@ def _evaluate(model, streams, labels, cfg, device, rank, world) -> tuple[float, 
     return correct / max(count, 1), loss / max(count, 1)
 
 
+def _baseline(method: str) -> bool:
+    return method == "late" or method.startswith("single:")
+
+
+def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig):
+    """Stage 1 of stacked training: each stream's encoder trained alone (as ``single:<stream>``)
+    on one stratified half of ``labels``; returns the other half and the encoders' state dicts.
+
+    Why: a weight fitted on the samples its encoders were trained on rewards whatever the
+    encoders memorised (a noise stream included); on unseen samples memorised features are
+    worthless, so a head fitted there weighs each stream by what it tells about new data
+    (``benchmarks/stacked_probe.py``, BENCHMARKS.md).
+    """
+    half_a, half_b = stratified_split(labels, 0.5, cfg.seed)
+    solo = replace(cfg, stacked=False, aux_loss=0.0, fusion_options={})
+    states = {}
+    for s in spec["streams"]:
+        single = dict(spec, method=f"single:{s}", aux_loss=0.0, fusion_options={})
+        model, _ = train_model(single, take(streams, half_a), labels[half_a], solo)
+        states[s] = model.encoders[s].state_dict()
+    return take(streams, half_b), labels[half_b], states
+
+
 def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg: TrainConfig, progress=None):
     """Train the model ``spec`` describes; return ``(model, info)`` with the best-validation weights.
+
+    With ``cfg.stacked`` (fusion models only; baselines train as usual) training has two stages:
+    every stream's encoder alone on one half of the training samples, then, encoders frozen, the
+    fusion head on the other half (its validation split taken from that half).
 
     ``info``: ``train_seconds``, ``epochs_run``, ``best_epoch``, ``val_accuracy``, ``history``.
     """
@@ -135,8 +165,14 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     # Tiny gradients and BatchNorm statistics produce denormal floats, which x86 CPUs process
     # far more slowly; flushing them to zero changes no result we report.
     torch.set_flush_denormal(True)
+    start = time.perf_counter()  # stacked training's stage 1 counts as training time too
+    encoder_states = None
+    if cfg.stacked and not _baseline(spec["method"]):
+        train_streams, train_labels, encoder_states = _train_encoders(spec, train_streams, train_labels, cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(spec).to(device)
+    if encoder_states is not None:
+        model.freeze_encoders(encoder_states)
     tr_idx, va_idx = stratified_split(train_labels, cfg.val_fraction, cfg.seed)
     tr_streams, tr_y = take(train_streams, tr_idx), train_labels[tr_idx]
     va_streams, va_y = take(train_streams, va_idx), train_labels[va_idx]
@@ -148,7 +184,6 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
     best = (-1.0, math.inf)
     best_state, best_epoch, history, stale = None, 0, [], 0
-    start = time.perf_counter()
     for epoch in range(cfg.epochs):
         sampler.set_epoch(epoch)
         order = torch.tensor(list(iter(sampler)))

@@ -52,6 +52,21 @@ class MultiStreamNet(nn.Module):
         if self.aux_loss > 0:
             self.aux_heads = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
 
+    def freeze_encoders(self, states: dict | None = None) -> None:
+        """Load per-stream encoder weights (``{stream: state_dict}``, optional) and freeze the
+        encoders: no gradients, and BatchNorm kept in eval mode even when the net trains."""
+        for s, state in (states or {}).items():
+            self.encoders[s].load_state_dict(state)
+        self.encoders.requires_grad_(False)
+        self.frozen_encoders = True
+        self.encoders.eval()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if getattr(self, "frozen_encoders", False):
+            self.encoders.eval()
+        return self
+
     def select(self, streams):
         if isinstance(streams, dict):
             missing = [s for s in self.stream_names if s not in streams]
