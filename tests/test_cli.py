@@ -41,6 +41,7 @@ def test_no_command_prints_help(capsys):
         (["train", "--aux-loss", "-1"], "--aux-loss must be a number >= 0"),
         (["sweep", "--stream", "rgb", "--aux-loss", "nan"], "--aux-loss must be a number >= 0"),
         (["train", "--fusion", "late", "--aux-loss", "1"], "--aux-loss applies to fusion models; the baseline 'late' is trained without it"),
+        (["train", "--fusion", "single:rgb", "--stacked"], "--stacked applies to fusion models; the baseline 'single:rgb'"),
         (["explain", "missing.pt"], "checkpoint 'missing.pt' does not exist"),
     ],
 )

@@ -159,15 +159,18 @@ def _config_dict(bench) -> dict:
 def cmd_train(args) -> int:
     from .bench.runner import evaluate_run, model_spec, parse_methods
     from .training import save_checkpoint, train_model
+    from .training.models import baseline
 
     out = Path(args.save)
     if out.exists() and not args.overwrite:
         raise StreamFuseError(f"{str(out)!r} exists; nothing was overwritten. Choose another --save path or pass --overwrite")
     method = args.fusion
-    if not (method == "late" or method.startswith("single:")):
+    if not baseline(method):
         parse_methods(method)
     elif args.aux_loss:
         raise StreamFuseError(f"--aux-loss applies to fusion models; the baseline {method!r} is trained without it")
+    elif args.stacked:
+        raise StreamFuseError(f"--stacked applies to fusion models; the baseline {method!r} trains its encoders directly")
     cfg = _train_config(args, _preset_name(args.data))
     data, opts = _load(args)
     cfg.seed = args.seed

@@ -22,6 +22,7 @@ from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
 from ..training.checkpoint import atomic_write_bytes, save_checkpoint
+from ..training.models import baseline
 
 RUN_FORMAT = "streamfuse-run/1"
 
@@ -96,11 +97,6 @@ def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> di
         "fusion_options": options if not baseline(method) else {},
         "aux_loss": cfg.aux_loss if not baseline(method) else 0.0,
     }
-
-
-def baseline(method: str) -> bool:
-    """Whether ``method`` is a baseline (late fusion, one stream), trained without fusion options."""
-    return method == "late" or method.startswith("single:")
 
 
 def run_key(bench: BenchConfig, method: str, seed: int) -> str:

@@ -29,7 +29,7 @@ from torch.utils.data import DistributedSampler
 
 from ..base import Fusion
 from . import distributed
-from .models import build_model
+from .models import baseline, build_model
 
 
 @dataclass
@@ -128,10 +128,6 @@ def _evaluate(model, streams, labels, cfg, device, rank, world) -> tuple[float, 
     return correct / max(count, 1), loss / max(count, 1)
 
 
-def _baseline(method: str) -> bool:
-    return method == "late" or method.startswith("single:")
-
-
 def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig):
     """Stage 1 of stacked training: each stream's encoder trained alone (as ``single:<stream>``)
     on one stratified half of ``labels``; returns the other half and the encoders' state dicts.
@@ -167,7 +163,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     torch.set_flush_denormal(True)
     start = time.perf_counter()  # stacked training's stage 1 counts as training time too
     encoder_states = None
-    if cfg.stacked and not _baseline(spec["method"]):
+    if cfg.stacked and not baseline(spec["method"]):
         train_streams, train_labels, encoder_states = _train_encoders(spec, train_streams, train_labels, cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(spec).to(device)

@@ -128,13 +128,19 @@ class _Pool(nn.Module):
         return x.mean(-1) if self.pool == "avg" else x.amax(-1)
 
 
+def baseline(method: str) -> bool:
+    """Whether ``method`` is a baseline (late fusion, one stream): trained without fusion options,
+    auxiliary losses or stacking."""
+    return method == "late" or method.startswith("single:")
+
+
 def build_model(spec: dict) -> nn.Module:
     """Instantiate the network described by ``spec`` (see module docstring)."""
     method = spec["method"]
     common = {k: spec[k] for k in ("kinds", "in_channels", "num_classes")}
     common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5), pool=spec.get("pool", "avg"))
     aux_loss = check_aux_loss(spec.get("aux_loss", 0.0))
-    if aux_loss > 0 and (method == "late" or method.startswith("single:")):
+    if aux_loss > 0 and baseline(method):
         raise StreamFuseError(f"aux_loss applies to fusion models; the baseline {method!r} is trained without it (give aux_loss=0)")
     if method == "late":
         return LateFusionNet(spec["streams"], **common)
