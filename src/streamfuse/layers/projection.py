@@ -61,11 +61,6 @@ class StreamProjection(nn.Module):
         self.act = act_layer() if (project and mlp) else None
         self.second = StreamLinear(s, dim, dim, **factory) if (project and mlp) else None
 
-    @property
-    def identity(self) -> bool:
-        """True when the streams pass through unchanged (no projection, no norm)."""
-        return self.first is None and not self.norm
-
     def project_each(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The S projected streams as a list of ``(N, D)`` tensors, never stacked.
 
