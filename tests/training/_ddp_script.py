@@ -15,6 +15,6 @@ model, info = train_model(spec, streams, labels, TrainConfig(epochs=3, batch_siz
 rank = dist.get_rank()
 torch.save({"state": model.state_dict(), "world": dist.get_world_size(), "val": info["val_accuracy"]}, f"{out}/rank{rank}.pt")
 # Both ranks finish writing before either tears the gloo group down: destroying it while the peer
-# still holds the connection has aborted a rank at exit on a loaded 2-core machine.
+# still holds the connection is the likely cause of one rank abort seen on a loaded 2-core machine.
 dist.barrier()
 dist.destroy_process_group()
