@@ -135,7 +135,7 @@ def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainC
     Why: a weight fitted on the samples its encoders were trained on rewards whatever the
     encoders memorised (a noise stream included); on unseen samples memorised features are
     worthless, so a head fitted there weighs each stream by what it tells about new data
-    (``benchmarks/stacked_probe.py``, BENCHMARKS.md).
+    (measured in BENCHMARKS.md, "`--stacked`").
     """
     half_a, half_b = stratified_split(labels, 0.5, cfg.seed)
     solo = replace(cfg, stacked=False, aux_loss=0.0, fusion_options={})
