@@ -43,6 +43,14 @@ def test_no_command_prints_help(capsys):
         (["train", "--fusion", "late", "--aux-loss", "1"], "--aux-loss applies to fusion models; the baseline 'late' is trained without it"),
         (["train", "--fusion", "single:rgb", "--stacked"], "--stacked applies to fusion models; the baseline 'single:rgb'"),
         (["explain", "missing.pt"], "checkpoint 'missing.pt' does not exist"),
+        (["bench", "--fusions", "gmu,concat", "--fusion-option", "stream_norm=true"],
+         "fusion option 'stream_norm' is not an option of 'concat'; methods that take it: adaptive, attention"),
+        (["bench", "--fusions", "gmu", "--fusion-option", "strem_norm=true"], "no method takes it; the options of 'gmu' are: stream_norm"),
+        (["train", "--fusion", "scalar", "--fusion-option", "device=cuda"], "fusion option 'device' is set for the whole model: use --device"),
+        (["sweep", "--stream", "rgb", "--fusions", "lowrank", "--fusion-option", "rank=x", "--fusion-option", "num_heads=2"],
+         "fusion option 'num_heads' is not an option of 'lowrank'"),
+        (["bench", "--fusion-option", "stream_norm"], "--fusion-option expects KEY=VALUE, got 'stream_norm'"),
+        (["train", "--fusion", "late", "--fusion-option", "rank=2"], "--fusion-option applies to fusion models; the baseline 'late' has no fusion"),
     ],
 )
 def test_bad_options_give_clear_errors(args, message, capsys):
@@ -94,3 +102,20 @@ def test_stacked_flag_reaches_the_training_config(command):
     for extra, want in (([], False), (["--stacked"], True)):
         args = build_parser().parse_args([*command, *extra])
         assert _train_config(args, "video").stacked is want
+
+
+def test_fusion_options_reach_the_model(tmp_path):
+    """--fusion-option values are parsed as JSON, reach the fusion's constructor and the run record."""
+    import json
+
+    out = tmp_path / "b"
+    assert main(["bench", "--fusions", "gmu,lowrank", "--no-baselines", "--out", str(out), "--fusion-option", "stream_dropout=0.25", *TINY]) == 0
+    run = json.loads((out / "runs" / "gmu__seed0.json").read_text())
+    assert run["spec"]["fusion_options"] == {"stream_dropout": 0.25}
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "--fusion", "gmu", "--fusion-option", "stream_norm=true", "--save", str(ckpt), *TINY]) == 0
+    from streamfuse.training import load_checkpoint
+
+    model, payload = load_checkpoint(ckpt)
+    assert payload["spec"]["fusion_options"] == {"stream_norm": True}
+    assert model.head.fusion.proj.norm is True

@@ -56,14 +56,21 @@ def _data_options(args) -> dict:
         opts["occlusion"] = _kv_list(args.occlusion)
     if getattr(args, "drop", None):
         opts["drop"] = [s.strip() for s in args.drop.split(",") if s.strip()]
-    for item in getattr(args, "data_option", None) or []:
+    opts.update(_json_options(getattr(args, "data_option", None), "--data-option"))
+    return opts
+
+
+def _json_options(items, flag: str) -> dict:
+    """``["n_train=300", "stream_norm=true"]`` -> ``{"n_train": 300, "stream_norm": True}`` (JSON values, else strings)."""
+    opts = {}
+    for item in items or []:
         if "=" not in item:
-            raise StreamFuseError(f"--data-option expects KEY=VALUE, got {item!r}")
+            raise StreamFuseError(f"{flag} expects KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
         try:
-            opts[k] = json.loads(v)
+            opts[k.strip()] = json.loads(v)
         except ValueError:
-            opts[k] = v
+            opts[k.strip()] = v
     return opts
 
 
@@ -82,7 +89,8 @@ def _train_config(args, data_name: str):
 
         if not torch.cuda.is_available():
             raise StreamFuseError("--device cuda: no CUDA device is available here; use --device cpu")
-    return TrainConfig(device=args.device, stacked=bool(getattr(args, "stacked", False)), **preset)
+    options = _json_options(getattr(args, "fusion_option", None), "--fusion-option")
+    return TrainConfig(device=args.device, stacked=bool(getattr(args, "stacked", False)), fusion_options=options, **preset)
 
 
 def _load(args, seed=None, extra_options=None):
@@ -119,12 +127,15 @@ def _progress_factory(quiet: bool):
 # ----------------------------------------------------------------------------- commands
 def cmd_bench(args) -> int:
     from .bench import BenchConfig, aggregate, format_table, parse_methods, run_bench, write_results
+    from .bench.runner import check_fusion_options
 
     cfg = _train_config(args, _preset_name(args.data))  # bad options fail before the data is made
     data, opts = _load(args)
+    methods = parse_methods(args.fusions, len(data.stream_names))
+    check_fusion_options(methods, cfg.fusion_options)
     bench = BenchConfig(
         data=args.data, data_options=opts, data_seed=args.data_seed,
-        methods=parse_methods(args.fusions, len(data.stream_names)), seeds=args.seeds,
+        methods=methods, seeds=args.seeds,
         out=args.out, train=cfg, baselines=not args.no_baselines, stream_dropout=args.stream_dropout,
         save_checkpoints=args.save_checkpoints,
     )
@@ -157,7 +168,7 @@ def _config_dict(bench) -> dict:
 
 
 def cmd_train(args) -> int:
-    from .bench.runner import evaluate_run, model_spec, parse_methods
+    from .bench.runner import check_fusion_options, evaluate_run, model_spec, parse_methods
     from .training import save_checkpoint, train_model
     from .training.models import baseline
 
@@ -167,15 +178,19 @@ def cmd_train(args) -> int:
     method = args.fusion
     if not baseline(method):
         parse_methods(method)
+    elif args.fusion_option:
+        raise StreamFuseError(f"--fusion-option applies to fusion models; the baseline {method!r} has no fusion")
     elif args.aux_loss:
         raise StreamFuseError(f"--aux-loss applies to fusion models; the baseline {method!r} is trained without it")
     elif args.stacked:
         raise StreamFuseError(f"--stacked applies to fusion models; the baseline {method!r} trains its encoders directly")
     cfg = _train_config(args, _preset_name(args.data))
+    if not baseline(method):
+        check_fusion_options([method], cfg.fusion_options)
     data, opts = _load(args)
     cfg.seed = args.seed
     if args.stream_dropout:
-        cfg.fusion_options = {"stream_dropout": args.stream_dropout}
+        cfg.fusion_options = dict(cfg.fusion_options, stream_dropout=args.stream_dropout)
     spec = model_spec(method, data, cfg, 0.0)
     factory = _progress_factory(args.quiet)
     progress = factory(method, args.seed) if factory else None
@@ -288,6 +303,9 @@ def _add_train_args(p):
     p.add_argument("--stacked", action="store_true", help=
                    "fusion models: train each stream's encoder alone on half the training set, then only the "
                    "fusion head (encoders frozen) on the other half, so weights reflect unseen data")
+    p.add_argument("--fusion-option", action="append", metavar="KEY=VALUE", help=
+                   "an option of the fusion methods, e.g. stream_norm=true or num_heads=2 (repeatable; "
+                   "see `streamfuse list`; every fusion trained must accept it)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -14,3 +14,16 @@ def test_two_stream_gmu_equals_paper_form():
     out, w = f([xv, xt], return_weights=True)
     torch.testing.assert_close(out, z * hv + (1 - z) * ht)
     torch.testing.assert_close(w[:, 0], z)
+
+
+def test_stream_norm_normalises_each_candidate_before_the_tanh():
+    """stream_norm=True: h_i = tanh(LayerNorm(W_i x_i)); the default keeps the paper's tanh(W_i x_i)."""
+    torch.manual_seed(0)
+    f = streamfuse.create_fusion("gmu", [6, 3], dim=5, stream_norm=True).eval()
+    xs = [torch.randn(4, 6), 10 * torch.randn(4, 3)]
+    h = [torch.tanh(torch.nn.functional.layer_norm(lin(x), (5,))) for lin, x in zip(f.proj.first, xs)]
+    out, w = f(xs, return_weights=True)
+    torch.testing.assert_close(out, w[:, 0] * h[0] + w[:, 1] * h[1])
+    paper = streamfuse.create_fusion("gmu", [6, 3], dim=5).eval()
+    paper.load_state_dict(f.state_dict())  # same parameters: only the normalisation differs
+    assert not torch.allclose(paper(xs), out)

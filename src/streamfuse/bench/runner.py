@@ -16,8 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-from .. import FUSIONS, list_fusions
+from .. import FUSIONS, fusion_options, list_fusions
 from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
@@ -77,6 +76,21 @@ def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
     if not names:
         raise StreamFuseError("--fusions is empty; give 'all' or names such as 'attention,gmu'")
     return names
+
+
+def check_fusion_options(methods: list[str], options: dict) -> None:
+    """Refuse, before any training, an option that one of the fusion ``methods`` does not take."""
+    for key in options:
+        if key in ("device", "dtype"):
+            raise StreamFuseError(f"fusion option {key!r} is set for the whole model: use --device (the bench trains in float32)")
+        refusing = [m for m in methods if key not in fusion_options(m)]
+        if refusing:
+            takers = [m for m in list_fusions() if key in fusion_options(m)]
+            raise StreamFuseError(
+                f"fusion option {key!r} is not an option of {', '.join(map(repr, refusing))}; "
+                + (f"methods that take it: {', '.join(takers)} (choose them with --fusions)" if takers
+                   else f"no method takes it; the options of {refusing[0]!r} are: {', '.join(fusion_options(refusing[0]))}")
+            )
 
 
 def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> dict:

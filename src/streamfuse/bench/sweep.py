@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import StreamFuseError
 from ..training.checkpoint import atomic_write_bytes
 from .report import aggregate
-from .runner import BenchConfig, parse_methods, run_bench
+from .runner import BenchConfig, check_fusion_options, parse_methods, run_bench
 
 TOLERANCE = 0.02  # a rise of up to 0.02 between consecutive levels still counts as "falling"
 
@@ -32,6 +32,7 @@ def run_sweep(args, levels: list[float]) -> int:
 
     methods = parse_methods(args.fusions)
     train = _train_config(args, _preset_name(args.data))
+    check_fusion_options(methods, train.fusion_options)
     base_opts = _data_options(args)
     rows = []
     streams = None
