@@ -47,9 +47,12 @@ def test_no_command_prints_help(capsys):
          "fusion option 'stream_norm' is not an option of 'concat'; methods that take it: adaptive, attention"),
         (["bench", "--fusions", "gmu", "--fusion-option", "strem_norm=true"], "no method takes it; the options of 'gmu' are: stream_norm"),
         (["train", "--fusion", "scalar", "--fusion-option", "device=cuda"], "fusion option 'device' is set for the whole model: use --device"),
-        (["sweep", "--stream", "rgb", "--fusions", "lowrank", "--fusion-option", "rank=x", "--fusion-option", "num_heads=2"],
+        (["sweep", "--stream", "rgb", "--fusions", "lowrank", "--fusion-option", "rank=2", "--fusion-option", "num_heads=2"],
          "fusion option 'num_heads' is not an option of 'lowrank'"),
         (["bench", "--fusion-option", "stream_norm"], "--fusion-option expects KEY=VALUE, got 'stream_norm'"),
+        (["bench", "--fusions", "gmu", "--fusion-option", "stream_norm=maybe"],
+         'fusion option stream_norm="maybe" for \'gmu\': expected true or false (default false)'),
+        (["train", "--fusion", "lowrank", "--fusion-option", "rank=2.5"], "fusion option rank=2.5 for 'lowrank': expected an integer (default 4)"),
         (["train", "--fusion", "late", "--fusion-option", "rank=2"], "--fusion-option applies to fusion models; the baseline 'late' has no fusion"),
     ],
 )

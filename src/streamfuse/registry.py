@@ -37,15 +37,20 @@ def list_fusions() -> list[str]:
 
 def fusion_options(name: str) -> list[str]:
     """Keyword options accepted by method ``name`` (its constructor and the shared base)."""
+    return list(fusion_option_defaults(name))
+
+
+def fusion_option_defaults(name: str) -> dict:
+    """``{option: default}`` for method ``name``, in constructor order (required ones map to ``inspect.Parameter.empty``)."""
     cls = get_fusion_class(name)
-    names: list[str] = []
+    defaults: dict = {}
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
             for p in inspect.signature(klass.__init__).parameters.values():
                 if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"):
-                    if p.name not in ("in_dims", "dim") and p.name not in names:
-                        names.append(p.name)
-    return names
+                    if p.name not in ("in_dims", "dim") and p.name not in defaults:
+                        defaults[p.name] = p.default
+    return defaults
 
 
 def get_fusion_class(name: str) -> type[Fusion]:

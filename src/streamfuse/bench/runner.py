@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import FUSIONS, fusion_options, list_fusions
+from ..registry import fusion_option_defaults
 from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
@@ -79,8 +80,9 @@ def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
 
 
 def check_fusion_options(methods: list[str], options: dict) -> None:
-    """Refuse, before any training, an option that one of the fusion ``methods`` does not take."""
-    for key in options:
+    """Refuse, before any training, an option that one of the fusion ``methods`` does not take,
+    or a value whose type differs from the option's default (``stream_norm=maybe``)."""
+    for key, value in options.items():
         if key in ("device", "dtype"):
             raise StreamFuseError(f"fusion option {key!r} is set for the whole model: use --device (the bench trains in float32)")
         refusing = [m for m in methods if key not in fusion_options(m)]
@@ -91,6 +93,17 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
                 + (f"methods that take it: {', '.join(takers)} (choose them with --fusions)" if takers
                    else f"no method takes it; the options of {refusing[0]!r} are: {', '.join(fusion_options(refusing[0]))}")
             )
+        for m in methods:
+            default = fusion_option_defaults(m)[key]
+            if isinstance(default, bool):
+                ok, want = isinstance(value, bool), "true or false"
+            elif isinstance(default, int | float):
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and (isinstance(value, int) or isinstance(default, float))
+                want = "an integer" if isinstance(default, int) else "a number"
+            else:
+                continue  # None or a string default: the constructor checks the value
+            if not ok:
+                raise StreamFuseError(f"fusion option {key}={json.dumps(value)} for {m!r}: expected {want} (default {json.dumps(default)})")
 
 
 def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> dict:
