@@ -16,10 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import FUSIONS, fusion_options, list_fusions
-from ..registry import fusion_option_defaults
 from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
+from ..registry import FUSIONS, fusion_option_defaults, fusion_options, list_fusions
 from ..training import TrainConfig, macro_f1, predict, train_model
 from ..training.checkpoint import atomic_write_bytes, save_checkpoint
 from ..training.models import baseline
