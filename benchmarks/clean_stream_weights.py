@@ -29,8 +29,13 @@ def main() -> None:
         if run["method"] == "late" or "importance" not in run or run["importance"]["table"][0].get("weight") is None:
             continue  # baselines: no learned weights (late fusion's are a constant 1/S)
         table = {row["stream"]: row for row in run["importance"]["table"]}
+        for flag, name in (("--clean", args.clean), ("--degraded", args.degraded)):
+            if name not in table:
+                raise SystemExit(f"{flag} {name!r}: {path} has streams {sorted(table)}")
         clean, bad = table[args.clean], table[args.degraded]
         per_method.setdefault(run["method"], []).append((run["accuracy"], clean["weight"], clean["shapley_acc"], bad["shapley_acc"]))
+    if not per_method:
+        raise SystemExit(f"{args.out}/runs holds no fusion runs with learned weights (is it a `streamfuse bench --out` folder?)")
     print(f"| method | acc % | w[{args.clean}] mean (min–max) | seeds w > 0.5 | Shapley {args.clean} / {args.degraded} | seeds Shapley ≥ 5× |")
     print("|---|---|---|---|---|---|")
     for method, runs in per_method.items():

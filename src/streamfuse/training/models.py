@@ -49,6 +49,7 @@ class MultiStreamNet(nn.Module):
             {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, pool=pool, dropout=dropout, **(fusion_options or {})
         )
         self.aux_loss = check_aux_loss(aux_loss)
+        self.frozen_encoders = False  # set by freeze_encoders (stacked training)
         if self.aux_loss > 0:
             self.aux_heads = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
 
@@ -63,7 +64,7 @@ class MultiStreamNet(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if getattr(self, "frozen_encoders", False):
+        if self.frozen_encoders:
             self.encoders.eval()
         return self
 
