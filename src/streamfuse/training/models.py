@@ -41,6 +41,8 @@ class MultiStreamNet(nn.Module):
     a slow stream learns even when the fused head can fit the training set from a faster one.
     """
 
+    frozen_encoders = False  # True after freeze_encoders (stacked training); a class default, so subclasses have it too
+
     def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, pool="avg", fusion_options=None, aux_loss=0.0):
         super().__init__()
         self.stream_names = list(streams)
@@ -49,7 +51,6 @@ class MultiStreamNet(nn.Module):
             {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, pool=pool, dropout=dropout, **(fusion_options or {})
         )
         self.aux_loss = check_aux_loss(aux_loss)
-        self.frozen_encoders = False  # set by freeze_encoders (stacked training)
         if self.aux_loss > 0:
             self.aux_heads = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
 
