@@ -24,7 +24,7 @@ PRESETS = {
     "video": {"epochs": 15, "width": 32, "batch_size": 32, "lr": 3e-3, "patience": 8, "pool": "max"},
     "mfeat": {"epochs": 40, "width": 256, "batch_size": 64, "lr": 1e-3, "patience": 10, "dropout": 0.5},
     "basicmotions": {"epochs": 60, "width": 64, "batch_size": 16, "lr": 3e-3, "patience": 20, "val_fraction": 0.2},
-    "folder": {"epochs": 40, "width": 64, "batch_size": 64, "lr": 1e-3, "patience": 10},
+    "folder": {"epochs": 40, "width": 64, "batch_size": 64, "lr": 1e-3, "patience": 10, "standardize": True},
 }
 
 
@@ -81,6 +81,8 @@ def _train_config(args, data_name: str):
     for key in ("epochs", "width", "batch_size", "lr", "dim", "patience", "aux_loss"):
         if getattr(args, key, None) is not None:
             preset[key] = getattr(args, key)
+    if getattr(args, "no_standardize", False):
+        preset["standardize"] = False
     aux = preset.get("aux_loss", 0.0)
     if not math.isfinite(aux) or aux < 0:
         raise StreamFuseError(f"--aux-loss must be a number >= 0 (0 = no per-stream auxiliary losses), got {aux:g}")
@@ -306,6 +308,9 @@ def _add_train_args(p):
     p.add_argument("--fusion-option", action="append", metavar="KEY=VALUE", help=
                    "an option of the fusion methods, e.g. stream_norm=true or num_heads=2 (repeatable; "
                    "see `streamfuse list`; every fusion trained must accept it)")
+    p.add_argument("--no-standardize", action="store_true", help=
+                   "user data (a folder): feed the streams as they are; by default each is z-scored per feature "
+                   "(vectors) or per channel with training-split statistics stored in the model")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -22,6 +22,7 @@ from ..registry import FUSIONS, fusion_option_defaults, fusion_options, list_fus
 from ..training import TrainConfig, macro_f1, predict, train_model
 from ..training.checkpoint import atomic_write_bytes, save_checkpoint
 from ..training.models import baseline
+from .linear import linear_spec, train_linear
 
 RUN_FORMAT = "streamfuse-run/1"
 
@@ -46,7 +47,7 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
     if stream_dropout > 0:
         methods += [f"{m}+sd" for m in names]
     if baselines:
-        methods += ["late"] + [f"single:{s}" for s in streams]
+        methods += ["late", "linear"] + [f"single:{s}" for s in streams]
     return methods
 
 
@@ -122,12 +123,15 @@ def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> di
         "pool": cfg.pool,
         "fusion_options": options if not baseline(method) else {},
         "aux_loss": cfg.aux_loss if not baseline(method) else 0.0,
+        "standardize": bool(cfg.standardize),
     }
 
 
 def run_key(bench: BenchConfig, method: str, seed: int) -> str:
     train = dict(bench.train.to_dict(), seed=seed)
-    train.pop("device")  # the same run on another device is the same experiment
+    if method == "linear":  # the logistic regression depends on the validation split only
+        train = {"val_fraction": train["val_fraction"], "seed": seed}
+    train.pop("device", None)  # the same run on another device is the same experiment
     # Settings added later enter the key only when they differ from the behaviour before them
     # (aux_loss 0, decay_all True, stacked False), so such folders still resume; baselines take
     # neither aux losses nor stacked training.
@@ -137,6 +141,8 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
         train.pop("decay_all", None)
     if not train.get("stacked") or baseline(method):
         train.pop("stacked", None)
+    if not train.get("standardize"):
+        train.pop("standardize", None)
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,
@@ -179,20 +185,28 @@ def evaluate_run(model, data, spec: dict, device) -> dict:
         "infer_samples_per_s": len(y) / max(seconds, 1e-9),
     }
     if not spec["method"].startswith("single:"):
-        imp = stream_importance(model, ({s: test[s] for s in spec["streams"]}, y), methods=("weights", "ablation", "shapley"))
+        # the linear baseline has no fusion weights; its masked stream's term is dropped (mean replacement)
+        methods = ("ablation", "shapley") if spec["method"] == "linear" else ("weights", "ablation", "shapley")
+        imp = stream_importance(model, ({s: test[s] for s in spec["streams"]}, y), methods=methods)
         result["importance"] = imp.to_dict()
     return result
 
 
 def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> dict:
     cfg = TrainConfig(**dict(bench.train.to_dict(), seed=seed))
-    spec = model_spec(method, data, cfg, bench.stream_dropout)
-    model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
+    if method == "linear":
+        spec = linear_spec(data)
+        model, info = train_linear(spec, data.train.streams, data.train.labels, cfg.val_fraction, seed)
+        spec.update(C=info["C"], val_accuracy_by_C=info["val_accuracy_by_C"])
+        info.update(epochs_run=None, best_epoch=None)
+    else:
+        spec = model_spec(method, data, cfg, bench.stream_dropout)
+        model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
     run = {"format": RUN_FORMAT, "key": run_key(bench, method, seed), "method": method, "seed": seed, "spec": spec}
     run.update(train_seconds=info["train_seconds"], epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], val_accuracy=info["val_accuracy"])
     run.update(evaluate_run(model, data, spec, next(model.parameters()).device))
     out = Path(bench.out)
-    if bench.save_checkpoints:
+    if bench.save_checkpoints and method != "linear":  # the linear baseline is refitted in seconds, not saved
         save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec, cfg.to_dict(), {"accuracy": run["accuracy"]})
     atomic_write_bytes(run_path(out, method, seed), lambda fh: fh.write(json.dumps(run, indent=1).encode()))
     return run

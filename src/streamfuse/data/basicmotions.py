@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from streamfuse.data.base import DataError, MultiStreamData, Split
-from streamfuse.data.knobs import apply_noise_and_drop, check_options
+from streamfuse.data.knobs import apply_noise_and_drop, check_options, standardize_splits
 from streamfuse.data.ts_format import read_ts
 from streamfuse.data.vendored import VENDORED_DIR, load_vendored
 
@@ -93,11 +93,7 @@ def load_basicmotions(seed: int = 0, **options) -> MultiStreamData:
     }
     names = list(STREAMS)
     if options.get("standardize", False):
-        for s in names:
-            mean = splits["train"][s].mean(axis=(0, 2), keepdims=True, dtype=np.float64)
-            std = splits["train"][s].std(axis=(0, 2), keepdims=True, dtype=np.float64)
-            for split in splits.values():
-                split[s] = ((split[s] - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+        standardize_splits(splits, names)
     apply_noise_and_drop(
         splits, names, noise=options.get("noise"), drop=options.get("drop"), seed=seed
     )

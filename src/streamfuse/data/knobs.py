@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+import torch
 
 from streamfuse.data.base import DataError
 from streamfuse.errors import suggest, unknown_option
@@ -109,6 +110,18 @@ def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     std = flat.std(axis=(0, 2), dtype=np.float64)
     shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # a constant channel stays constant
     return mean.astype(np.float32).reshape(shape), std.astype(np.float32).reshape(shape)
+
+
+def standardize_splits(splits: dict[str, dict[str, np.ndarray]], stream_names: list[str]) -> None:
+    """Z-score ``splits[split][stream]`` in place, per channel, with the TRAIN split's statistics
+    (``streamfuse.training.standardize.channel_stats``: a constant channel is centred only)."""
+    from streamfuse.training.standardize import channel_stats
+
+    for name in stream_names:
+        x = splits["train"][name]
+        mean, std = (t.numpy().reshape((1, x.shape[1]) + (1,) * (x.ndim - 2)) for t in channel_stats(torch.from_numpy(x)))
+        for streams in splits.values():
+            streams[name] = ((streams[name] - mean) / std).astype(np.float32)
 
 
 def apply_noise_and_drop(

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from streamfuse.data.base import MultiStreamData, Split
-from streamfuse.data.knobs import apply_noise_and_drop, check_options
+from streamfuse.data.knobs import apply_noise_and_drop, check_options, standardize_splits
 from streamfuse.data.vendored import VENDORED_DIR, load_vendored
 
 VIEWS = ["fou", "fac", "kar", "pix", "zer", "mor"]
@@ -72,12 +72,7 @@ def load_mfeat(seed: int = 0, **options) -> MultiStreamData:
         "test": {v: arrays[v][is_test].astype(np.float32) for v in VIEWS},
     }
     if options.get("standardize", True):
-        for v in VIEWS:
-            mean = splits["train"][v].mean(axis=0, dtype=np.float64)
-            std = splits["train"][v].std(axis=0, dtype=np.float64)
-            std[std == 0] = 1.0  # a constant feature carries nothing; avoid dividing by zero
-            for split in splits.values():
-                split[v] = ((split[v] - mean) / std).astype(np.float32)
+        standardize_splits(splits, VIEWS)  # a constant feature is only centred
     apply_noise_and_drop(
         splits, VIEWS, noise=options.get("noise"), drop=options.get("drop"), seed=seed
     )

@@ -50,6 +50,7 @@ class TrainConfig:
     aux_loss: float = 0.0  # per-stream aux loss lambda; model_spec copies it into the spec, which the loop uses
     decay_all: bool = False  # True: decay every parameter (the behaviour before param_groups)
     stacked: bool = False  # fusion models: encoders on one half of train, then the head alone on the other
+    standardize: bool = False  # z-score every stream with training statistics inside the model (standardize.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,11 +163,13 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     # far more slowly; flushing them to zero changes no result we report.
     torch.set_flush_denormal(True)
     start = time.perf_counter()  # stacked training's stage 1 counts as training time too
-    encoder_states = None
+    encoder_states, fit_on = None, train_streams  # the standardizer (spec "standardize") sees the whole training split
     if cfg.stacked and not baseline(spec["method"]):
         train_streams, train_labels, encoder_states = _train_encoders(spec, train_streams, train_labels, cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(spec).to(device)
+    if getattr(model, "standardizer", None) is not None:
+        model.standardizer.fit(fit_on)
     if encoder_states is not None:
         model.freeze_encoders(encoder_states)
     tr_idx, va_idx = stratified_split(train_labels, cfg.val_fraction, cfg.seed)

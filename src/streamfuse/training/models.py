@@ -4,7 +4,9 @@ Spec keys: ``method`` (a fusion name, ``"late"`` or ``"single:<stream>"``), ``st
 order), ``kinds`` and ``in_channels`` (per stream), ``num_classes``, ``width`` (encoder width),
 ``dim`` (fused width, None for the method's default), ``dropout``, ``pool`` (``"avg"``/``"max"``
 global pooling of the encoders' maps), ``fusion_options``, ``aux_loss`` (lambda of the per-stream
-auxiliary losses, default 0.0 = none; fusion models only).
+auxiliary losses, default 0.0 = none; fusion models only), ``standardize`` (default False: True
+adds a ``StreamStandardizer`` that every forward applies to the inputs first; the training loop
+fits it on the training split, see ``standardize.py``).
 
     MultiStreamNet   encoders -> MultiStreamHead(fusion)          one fused classifier
                      (aux_loss > 0: plus one pool -> dropout -> fc classifier per stream, trained
@@ -24,6 +26,7 @@ from torch import nn
 from ..errors import StreamFuseError
 from ..head import MultiStreamHead
 from .encoders import make_encoder
+from .standardize import StreamStandardizer
 
 
 class MultiStreamNet(nn.Module):
@@ -74,8 +77,11 @@ class MultiStreamNet(nn.Module):
             missing = [s for s in self.stream_names if s not in streams]
             if missing:
                 raise StreamFuseError(f"model needs streams {self.stream_names}; missing {missing}, got {list(streams)}")
-            return [streams[s] for s in self.stream_names]
-        return list(streams)
+            xs = [streams[s] for s in self.stream_names]
+        else:
+            xs = list(streams)
+        standardizer = getattr(self, "standardizer", None)  # spec "standardize": training statistics
+        return xs if standardizer is None else standardizer(xs)
 
     def forward(self, streams, mask=None, return_weights=False, return_aux=False):
         xs = self.select(streams)
@@ -138,6 +144,15 @@ def baseline(method: str) -> bool:
 
 def build_model(spec: dict) -> nn.Module:
     """Instantiate the network described by ``spec`` (see module docstring)."""
+    model = _build(spec)
+    if not isinstance(spec.get("standardize", False), bool):
+        raise StreamFuseError(f"spec 'standardize' must be true or false, got {spec['standardize']!r}")
+    if spec.get("standardize", False):
+        model.standardizer = StreamStandardizer({s: spec["in_channels"][s] for s in model.stream_names})
+    return model
+
+
+def _build(spec: dict) -> nn.Module:
     method = spec["method"]
     common = {k: spec[k] for k in ("kinds", "in_channels", "num_classes")}
     common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5), pool=spec.get("pool", "avg"))
