@@ -43,11 +43,37 @@ def test_loads_streams_in_file_order_with_inferred_kinds(folder):
 
 
 def test_meta_json_names_classes_and_kinds(folder):
-    meta = {"class_names": ["a", "b", "c", "d"], "kinds": {"image": "image"}, "citation": "me"}
+    meta = {"class_names": ["a", "b", "c"], "kinds": {"image": "image"}, "citation": "me"}
     (folder / "meta.json").write_text(json.dumps(meta))
     data = load_data(folder)
-    assert data.class_names == ["a", "b", "c", "d"] and data.num_classes == 4
+    assert data.class_names == ["a", "b", "c"] and data.num_classes == 3
     assert data.citation == "me"
+
+
+def test_more_class_names_than_classes_is_refused(folder):
+    (folder / "meta.json").write_text(json.dumps({"class_names": ["a", "b", "c", "d"]}))
+    with pytest.raises(DataError, match=r"class 3 'd' has no samples .*4.* drop unused names"):
+        load_data(folder)
+
+
+def test_one_class_only_is_refused(tmp_path):
+    save(tmp_path / "train.npz", x=np.arange(20.0)[:, None], labels=np.zeros(20, dtype=int))
+    with pytest.raises(DataError, match=r"train.npz: every training label is class '0'; expected at least two"):
+        load_data(tmp_path)
+
+
+def test_test_class_absent_from_train_is_refused(tmp_path):
+    save(tmp_path / "train.npz", x=np.zeros((6, 2)), labels=np.array([0, 1, 0, 1, 0, 1]))
+    save(tmp_path / "test.npz", x=np.zeros((4, 2)), labels=np.array([0, 1, 2, 2]))
+    with pytest.raises(DataError, match=r"test.npz: class '2' \(2 test samples\) has no training samples"):
+        load_data(tmp_path)
+
+
+def test_a_gap_in_the_labels_is_refused(tmp_path):
+    save(tmp_path / "train.npz", x=np.zeros((6, 2)), labels=np.array([0, 2, 0, 2, 0, 2]))
+    save(tmp_path / "test.npz", x=np.zeros((2, 2)), labels=np.array([0, 2]))
+    with pytest.raises(DataError, match=r"class 1 '1' has no samples"):
+        load_data(tmp_path)
 
 
 def test_without_test_file_holds_out_a_fixed_stratified_fifth(tmp_path):

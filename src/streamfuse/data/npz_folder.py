@@ -21,7 +21,10 @@ labels under ``labels`` (or ``y``, not both)::
   stratified 20% of ``train.npz`` is held out as the test split (round(0.2 * n) per class, drawn
   with ``numpy.random.default_rng(0)``, so the split does not depend on ``seed``);
 * ``meta.json`` may hold ``{"class_names": [...], "kinds": {"stream": "video"}, "citation":
-  "..."}``; kinds not given are inferred from the array rank as above.
+  "..."}``; kinds not given are inferred from the array rank as above;
+* every class ``0 .. K-1`` (K = the number of ``class_names``, else max label + 1) needs
+  training samples, and there must be at least two: a class only the test split holds, an
+  unused class name or label, or a single class is refused (nothing could learn or score it).
 
 Options: ``noise=``, ``drop=`` as for every dataset (``knobs.py``). Every problem raises
 ``DataError`` naming the file and stream, what was found and what was expected.
@@ -144,6 +147,30 @@ def _kinds(folder: Path, meta: dict, train: dict[str, np.ndarray]) -> dict[str, 
     return kinds
 
 
+def _check_classes(folder: Path, y_train: np.ndarray, y_test: np.ndarray, names: list[str]) -> None:
+    """Refuse data a classifier cannot be trained or honestly scored on: fewer than two classes
+    in train, a class (named or labelled) that train lacks."""
+    counts = np.bincount(y_train, minlength=len(names))
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        only = f"class {names[present[0]]!r}" if len(present) else "no class"
+        raise DataError(f"{folder / 'train.npz'}: every training label is {only}; expected at least two "
+                        f"classes to tell apart.")  # fmt: skip
+    in_test = np.bincount(y_test, minlength=len(names))
+    unseen = [c for c in range(len(names)) if counts[c] == 0 and in_test[c] > 0]
+    if unseen:
+        listed = ", ".join(f"{names[c]!r} ({in_test[c]} test samples)" for c in unseen)
+        raise DataError(f"{folder / 'test.npz'}: class {listed} has no training samples, so no model "
+                        f"trained here can predict it; expected every test class in train.npz too.")  # fmt: skip
+    empty = [c for c in range(len(names)) if counts[c] == 0]
+    if empty:
+        listed = ", ".join(f"{c} {names[c]!r}" for c in empty)
+        raise DataError(f"{folder}: class {listed} has no samples (class_names in meta.json: "
+                        f"{len(names)}, labels in 0..{len(names) - 1}); expected every class to "
+                        f"have training samples: drop unused names or renumber the labels "
+                        f"0..K-1.")  # fmt: skip
+
+
 def load_npz_folder(folder: str | Path, seed: int = 0, **options) -> MultiStreamData:
     """Load a user dataset folder (format in the module docstring)."""
     check_options("npz folder", options, OPTIONS)
@@ -179,6 +206,7 @@ def load_npz_folder(folder: str | Path, seed: int = 0, **options) -> MultiStream
     if top >= len(class_names):
         raise DataError(f"{folder / 'meta.json'}: {len(class_names)} class_names but labels go "
                         f"up to {top}; expected one name per class 0..{top}.")  # fmt: skip
+    _check_classes(folder, y_train, y_test, class_names)
 
     names = list(train)
     splits = {"train": train, "test": test}
