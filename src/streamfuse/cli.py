@@ -129,6 +129,7 @@ def _progress_factory(quiet: bool):
 # ----------------------------------------------------------------------------- commands
 def cmd_bench(args) -> int:
     from .bench import BenchConfig, aggregate, format_table, parse_methods, run_bench, write_results
+    from .bench.report import baseline_verdict
     from .bench.runner import check_fusion_options
 
     cfg = _train_config(args, _preset_name(args.data))  # bad options fail before the data is made
@@ -159,6 +160,9 @@ def cmd_bench(args) -> int:
         print(json.dumps({"config": _config_dict(bench), "methods": rows}, indent=1, default=str))
     else:
         print(format_table(rows, streams))
+        verdict = baseline_verdict(rows)
+        if verdict:
+            print(f"\n{verdict}")
         print(f"\nwrote {args.out}/results.json, results.csv, accuracy.png, weights.png")
     return 0
 

@@ -17,13 +17,20 @@ def test_bench_writes_results_and_resumes_without_recomputing(tmp_path, capsys):
     out = tmp_path / "b"
     assert main([*ARGS, "--out", str(out)]) == 0
     table = capsys.readouterr().out
-    for method in ("scalar", "concat", "late", "single:pose", "single:rgb"):
+    for method in ("scalar", "concat", "late", "linear", "single:pose", "single:rgb"):
         assert f"| {method} |" in table
+    assert "No fusion beats" in table or "Best fusion" in table  # the plain verdict after the table
     runs = sorted((out / "runs").glob("*.json"))
-    assert len(runs) == 5 * 2
+    assert len(runs) == 6 * 2
     stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs}
     results = json.loads((out / "results.json").read_text())
-    assert {m["method"] for m in results["methods"]} == {"scalar", "concat", "late", "single:pose", "single:rgb"}
+    assert {m["method"] for m in results["methods"]} == {"scalar", "concat", "late", "linear", "single:pose", "single:rgb"}
+    linear = json.loads((out / "runs" / "linear__seed0.json").read_text())
+    assert 0 <= linear["accuracy"] <= 1 and 0 <= linear["macro_f1"] <= 1
+    for key in ("params", "train_seconds", "infer_samples_per_s"):
+        assert linear[key] > 0
+    assert linear["spec"]["C"] in linear["spec"]["C_grid"] and {r["stream"] for r in linear["importance"]["table"]} == {"rgb", "pose"}
+    assert results["verdict"]
     scalar = next(m for m in results["methods"] if m["method"] == "scalar")
     assert scalar["seeds"] == 2 and 0 <= scalar["accuracy"] <= 1 and abs(sum(scalar["weight"].values()) - 1) < 1e-5
     for name in ("results.csv", "accuracy.png", "weights.png"):
@@ -31,7 +38,7 @@ def test_bench_writes_results_and_resumes_without_recomputing(tmp_path, capsys):
     # Same command again: everything resumed, nothing rewritten.
     assert main([*ARGS, "--out", str(out)]) == 0
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs} == stamps
-    assert capsys.readouterr().err.count("(resumed)") == 10
+    assert capsys.readouterr().err.count("(resumed)") == 12
 
 
 def test_other_settings_in_the_same_folder_are_refused(tmp_path, capsys):
@@ -101,7 +108,7 @@ def test_run_keys_tell_aux_loss_runs_apart_and_old_folders_still_resume():
     # option existed (so folders made then still resume); the default (no decay on logits) differs.
     assert run_key(plain, "scalar", 0) != run_key(BenchConfig(train=TrainConfig(decay_all=True)), "scalar", 0)
     train = TrainConfig(decay_all=True).to_dict()
-    for k in ("device", "aux_loss", "decay_all", "stacked"):
+    for k in ("device", "aux_loss", "decay_all", "stacked", "standardize"):
         train.pop(k)
     old = json.dumps({"data": "video", "opts": {}, "dseed": 0, "train": train, "method": "scalar", "sd": 0.0}, sort_keys=True, default=str)
     before = BenchConfig(train=TrainConfig(decay_all=True))

@@ -109,7 +109,7 @@ def format_table(rows: list[dict], streams: list[str]) -> str:
 
 def write_results(out: Path, config: dict, rows: list[dict], runs: list[dict], streams: list[str]) -> None:
     out = Path(out)
-    payload = {"config": config, "streams": streams, "methods": rows, "runs": runs}
+    payload = {"config": config, "streams": streams, "methods": rows, "verdict": baseline_verdict(rows), "runs": runs}
     atomic_write_bytes(out / "results.json", lambda fh: fh.write(json.dumps(payload, indent=1, default=str).encode()))
     buf = io.StringIO()
     flat = []
@@ -159,3 +159,34 @@ def _save(fig, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
+
+
+def _is_fusion(method: str) -> bool:
+    return method not in ("late", "linear") and not method.startswith("single:")
+
+
+def baseline_verdict(rows: list[dict]) -> str:
+    """One plain sentence: does the best fusion beat the linear baseline and the best single
+    stream (mean test accuracy over seeds; a tie is not a win)? Empty when there is nothing to
+    compare (no fusion, or neither baseline was run)."""
+    fusions = [r for r in rows if _is_fusion(r["method"]) and r["accuracy"] is not None]
+    linear = next((r for r in rows if r["method"] == "linear" and r["accuracy"] is not None), None)
+    singles = [r for r in rows if r["method"].startswith("single:") and r["accuracy"] is not None]
+    if not fusions or (linear is None and not singles):
+        return ""
+    best = max(fusions, key=lambda r: r["accuracy"])
+    refs = [("the linear baseline", linear)] if linear else []
+    if singles:
+        top = max(singles, key=lambda r: r["accuracy"])
+        refs.append((f"the best single stream ({top['method']})", top))
+    lost = [(name, r) for name, r in refs if best["accuracy"] <= r["accuracy"]]
+
+    def pct(r):
+        return f"{100 * r['accuracy']:.1f} %"
+
+    if lost:
+        return "No fusion beats " + " or ".join(f"{name}: {pct(r)}" for name, r in lost) + f"; the best fusion, {best['method']}, reaches {pct(best)}."
+    margins = [(name, 100 * (best["accuracy"] - r["accuracy"]), max(best["accuracy_std"] or 0, r["accuracy_std"] or 0)) for name, r in refs]
+    spread = "1 seed, no spread measured" if best["seeds"] < 2 else (
+        "a margin within one seed standard deviation: read it as a tie" if any(m <= 100 * sd for _, m, sd in margins) else "each by more than one seed standard deviation")
+    return f"Best fusion {best['method']} ({pct(best)}) beats " + " and ".join(f"{name} by {m:.1f} points" for name, m, _ in margins) + f" ({spread})."
