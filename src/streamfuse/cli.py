@@ -106,6 +106,15 @@ def _preset_name(spec: str) -> str:
     return spec if spec in PRESETS else "folder"
 
 
+def _sized(cfg, args, data):
+    """User data: the size-dependent settings of ``bench.presets`` where the command line gives none."""
+    if _preset_name(args.data) != "folder":
+        return cfg
+    from .bench.presets import size_config
+
+    return size_config(cfg, data, {k for k in ("width", "batch_size", "epochs", "patience") if getattr(args, k, None) is not None})
+
+
 def _progress_factory(quiet: bool):
     if quiet:
         return None
@@ -134,6 +143,7 @@ def cmd_bench(args) -> int:
 
     cfg = _train_config(args, _preset_name(args.data))  # bad options fail before the data is made
     data, opts = _load(args)
+    cfg = _sized(cfg, args, data)
     methods = parse_methods(args.fusions, len(data.stream_names))
     check_fusion_options(methods, cfg.fusion_options)
     bench = BenchConfig(
@@ -194,6 +204,7 @@ def cmd_train(args) -> int:
     if not baseline(method):
         check_fusion_options([method], cfg.fusion_options)
     data, opts = _load(args)
+    cfg = _sized(cfg, args, data)
     cfg.seed = args.seed
     if args.stream_dropout:
         cfg.fusion_options = dict(cfg.fusion_options, stream_dropout=args.stream_dropout)

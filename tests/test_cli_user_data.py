@@ -1,0 +1,57 @@
+"""User data through the CLI: standardisation on by default (and off on request), stored in the
+checkpoint and applied by `explain`; training settings sized from the data."""
+
+import numpy as np
+import torch
+
+from streamfuse.bench.presets import sized_settings
+from streamfuse.cli import main
+from streamfuse.data import load_data
+from streamfuse.training import load_checkpoint
+
+
+def user_folder(path, n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    big = rng.normal(size=(n, 4)) * np.array([1.0, 10.0, 1e3, 1e4]) + 5e3
+    big[np.arange(n), y] += 3 * np.array([1.0, 10.0, 1e3])[y]
+    small = rng.normal(size=(n, 2, 6))
+    np.savez(path / "train.npz", big=big, small=small, labels=y)
+    return path
+
+
+def test_train_standardizes_user_data_by_default_and_explain_applies_it(tmp_path, capsys):
+    folder = user_folder(tmp_path)
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "--data", str(folder), "--fusion", "scalar", "--epochs", "1", "--width", "8", "--quiet", "--save", str(ckpt)]) == 0
+    model, payload = load_checkpoint(ckpt)
+    assert payload["spec"]["standardize"] is True and payload["config"]["standardize"] is True
+    cfg = payload["config"]  # sized from the data where the command line is silent; given values win
+    assert (cfg["batch_size"], cfg["patience"], cfg["val_fraction"], cfg["epochs"], cfg["width"]) == (16, 37, 0.2, 1, 8)
+    data = load_data(folder)
+    train = data.train.streams["big"].double()
+    assert torch.allclose(model.standardizer.stats["big"].mean.double(), train.mean(0), rtol=1e-5)
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "imp.png")]) == 0
+    assert "big" in capsys.readouterr().out
+
+    plain = tmp_path / "plain.pt"
+    assert main(["train", "--data", str(folder), "--fusion", "scalar", "--epochs", "1", "--width", "8", "--quiet",
+                 "--no-standardize", "--save", str(plain)]) == 0
+    model, payload = load_checkpoint(plain)
+    assert payload["spec"]["standardize"] is False and not hasattr(model, "standardizer")
+
+
+def test_builtin_data_keep_their_own_handling(tmp_path):
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "--data", "basicmotions", "--fusion", "single:gyroscope", "--epochs", "1", "--width", "8", "--quiet", "--save", str(ckpt)]) == 0
+    assert load_checkpoint(ckpt)[1]["spec"]["standardize"] is False
+
+
+def test_sized_settings_follow_the_data(tmp_path):
+    small = sized_settings(load_data(user_folder(tmp_path)))  # 72 training samples, widest vector 4
+    assert small == {"width": 64, "batch_size": 16, "epochs": 150, "patience": 37, "val_fraction": 0.2}
+    big = tmp_path / "big"
+    big.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(big / "train.npz", v=rng.normal(size=(2000, 200)), labels=np.arange(2000) % 4)
+    assert sized_settings(load_data(big)) == {"width": 256, "batch_size": 64, "epochs": 40, "patience": 10, "val_fraction": 0.15}
