@@ -28,7 +28,7 @@ def is_monotone_falling(values: list[float], tol: float = TOLERANCE) -> bool:
 
 
 def run_sweep(args, levels: list[float]) -> int:
-    from ..cli import _data_options, _load, _preset_name, _progress_factory, _train_config
+    from ..cli import _data_options, _load, _preset_name, _progress_factory, _sized, _train_config
 
     methods = parse_methods(args.fusions)
     train = _train_config(args, _preset_name(args.data))
@@ -42,6 +42,7 @@ def run_sweep(args, levels: list[float]) -> int:
         if args.stream not in data.stream_names:
             raise StreamFuseError(f"--stream {args.stream!r} is not a stream of {args.data}; streams are {data.stream_names}")
         streams = list(data.stream_names)
+        train = _sized(train, args, data)  # user data: settings sized from the data (the same at every level)
         bench = BenchConfig(
             data=args.data, data_options=opts, data_seed=args.data_seed, methods=methods, seeds=args.seeds,
             out=str(Path(args.out) / f"noise-{level:g}"), train=train, baselines=False,

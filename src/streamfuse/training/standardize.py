@@ -19,7 +19,9 @@ most ``REL_EPS`` times its magnitude -- is centred only (divided by 1), so nothi
 ~0. ``StreamStandardizer`` holds the statistics as buffers, so they travel in the model's
 ``state_dict`` (and hence in checkpoints); ``explain``, ``stream_importance`` and any later
 prediction apply the same transform without knowing about it. It is fitted once, by the training
-loop, on the training split only.
+loop, on the training split it is given (never the test split). With ``stacked`` training the
+stage-1 single-stream encoders were fitted under statistics of their half of that split; the final
+model uses the whole split's, which differ from them by sampling noise only.
 """
 
 from __future__ import annotations

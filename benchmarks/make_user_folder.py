@@ -1,12 +1,13 @@
-"""Write the vendored UCI mfeat data as a user-data folder, features exactly as they come.
+"""Write a vendored data set as a user-data folder, features exactly as they come.
 
-    python benchmarks/make_mfeat_folder.py OUT_DIR
+    python benchmarks/make_user_folder.py mfeat|basicmotions OUT_DIR
 
-OUT_DIR gets ``train.npz`` / ``test.npz`` (the fixed 1,000 / 1,000 split of ``--data mfeat``) and
-``meta.json`` (class names, citation): six vector streams, NOT standardised. The raw ``mor``
-stream (morphological features) reaches 1.76e4 while ``fou`` stays below 1 and the other streams
-below 1.4e3 -- the badly scaled stream of issue 15, as a practitioner saving their features would
-meet it. Refuses to write into a folder that already holds any of the three files.
+OUT_DIR gets ``train.npz`` / ``test.npz`` (the fixed split of ``--data mfeat`` / ``basicmotions``)
+and ``meta.json`` (class names, citation), NOT standardised. mfeat: six vector streams; the raw
+``mor`` stream (morphological features) reaches 1.76e4 while ``fou`` stays below 1 and the other
+streams below 1.4e3 -- the badly scaled stream of issue 15, as a practitioner saving their
+features would meet it. basicmotions: two sequence streams, 40 / 40 samples (small data).
+Refuses to write into a folder that already holds any of the three files.
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ FILES = ("train.npz", "test.npz", "meta.json")
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in ("mfeat", "basicmotions"):
+        print("usage: " + __doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    out = Path(argv[0])
+    name, out = argv[0], Path(argv[1])
     taken = [f for f in FILES if (out / f).exists()]
     if taken:
         print(f"{out} already holds {', '.join(taken)}; nothing was written. Choose another folder.", file=sys.stderr)
         return 2
-    data = load_data("mfeat", standardize=False)
+    data = load_data(name, standardize=False)
     out.mkdir(parents=True, exist_ok=True)
     for name, split in (("train", data.train), ("test", data.test)):
         arrays = {s: split.streams[s].numpy() for s in data.stream_names}
