@@ -55,3 +55,19 @@ def test_sized_settings_follow_the_data(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(big / "train.npz", v=rng.normal(size=(2000, 200)), labels=np.arange(2000) % 4)
     assert sized_settings(load_data(big)) == {"width": 256, "batch_size": 64, "epochs": 40, "patience": 10, "val_fraction": 0.15}
+
+
+def test_linear_baseline_trains_saves_and_explains(tmp_path, capsys):
+    folder = user_folder(tmp_path)
+    ckpt = tmp_path / "lin.pt"
+    assert main(["train", "--data", str(folder), "--fusion", "linear", "--quiet", "--save", str(ckpt)]) == 0
+    assert "chosen on validation" in capsys.readouterr().out
+    model, payload = load_checkpoint(ckpt)
+    assert type(model).__name__ == "LinearBaseline" and payload["spec"]["C"] in payload["spec"]["C_grid"]
+    data = load_data(folder)
+    acc = (model(data.test.streams).argmax(1) == data.test.labels).float().mean().item()
+    assert acc == payload["metrics"]["accuracy"]
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "lin.png")]) == 0
+    assert "small" in capsys.readouterr().out
+    assert main(["train", "--data", str(folder), "--fusion", "linear", "--stacked", "--save", str(tmp_path / "x.pt")]) == 2
+    assert "logistic regression" in capsys.readouterr().err

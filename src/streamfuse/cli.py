@@ -192,7 +192,10 @@ def cmd_train(args) -> int:
     if out.exists() and not args.overwrite:
         raise StreamFuseError(f"{str(out)!r} exists; nothing was overwritten. Choose another --save path or pass --overwrite")
     method = args.fusion
-    if not baseline(method):
+    linear = method == "linear"  # logistic regression (bench/linear.py): none of the network options apply
+    if linear and (args.fusion_option or args.aux_loss or args.stacked or args.stream_dropout):
+        raise StreamFuseError("--fusion linear is a logistic regression: --fusion-option, --aux-loss, --stacked and --stream-dropout do not apply")
+    if not baseline(method) and not linear:
         parse_methods(method)
     elif args.fusion_option:
         raise StreamFuseError(f"--fusion-option applies to fusion models; the baseline {method!r} has no fusion")
@@ -201,24 +204,33 @@ def cmd_train(args) -> int:
     elif args.stacked:
         raise StreamFuseError(f"--stacked applies to fusion models; the baseline {method!r} trains its encoders directly")
     cfg = _train_config(args, _preset_name(args.data))
-    if not baseline(method):
+    if not baseline(method) and not linear:
         check_fusion_options([method], cfg.fusion_options)
     data, opts = _load(args)
     cfg = _sized(cfg, args, data)
     cfg.seed = args.seed
     if args.stream_dropout:
         cfg.fusion_options = dict(cfg.fusion_options, stream_dropout=args.stream_dropout)
-    spec = model_spec(method, data, cfg, 0.0)
-    factory = _progress_factory(args.quiet)
-    progress = factory(method, args.seed) if factory else None
-    model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
-    if progress is not None:
-        progress.close()
+    if linear:
+        from .bench.linear import linear_spec, train_linear
+
+        spec = linear_spec(data)
+        model, info = train_linear(spec, data.train.streams, data.train.labels, cfg.val_fraction, args.seed)
+        spec.update(C=info["C"], val_accuracy_by_C=info["val_accuracy_by_C"])
+        how = f"C={info['C']:g} chosen on validation"
+    else:
+        spec = model_spec(method, data, cfg, 0.0)
+        factory = _progress_factory(args.quiet)
+        progress = factory(method, args.seed) if factory else None
+        model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
+        if progress is not None:
+            progress.close()
+        how = f"{info['epochs_run']} epochs"
     result = evaluate_run(model, data, spec, next(model.parameters()).device)
     data_ref = {"data": args.data, "data_options": opts, "data_seed": args.data_seed}
     save_checkpoint(out, model, spec, dict(cfg.to_dict(), **data_ref), {k: v for k, v in result.items() if k != "importance"})
     print(f"{method}: test accuracy {100 * result['accuracy']:.1f}%  macro-F1 {100 * result['macro_f1']:.1f}%  "
-          f"({info['epochs_run']} epochs, {info['train_seconds']:.1f}s) -> {out}")
+          f"({how}, {info['train_seconds']:.1f}s) -> {out}")
     if "importance" in result:
         print(result["importance"]["verdict"])
     return 0
@@ -353,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train one model and save a checkpoint")
     _add_data_args(p)
-    p.add_argument("--fusion", default="adaptive", help="fusion method, 'late', or 'single:STREAM'")
+    p.add_argument("--fusion", default="adaptive", help="fusion method, 'late', 'linear' (logistic regression) or 'single:STREAM'")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stream-dropout", type=float, default=0.0)
     p.add_argument("--save", default="model.pt", help="checkpoint path (never overwritten unless --overwrite)")

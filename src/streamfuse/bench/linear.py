@@ -18,7 +18,7 @@ the lower validation log-loss), and the regression is fitted on the same remaini
 samples the deep models train on (not refitted on train + validation), so all rows of a table
 see the same data.
 
-The fitted model is wrapped as ``LinearBaseline``, a torch module with the bench models' call
+The fitted model is wrapped as ``LinearBaseline`` (``training/linear_model.py``), a torch module with the bench models' call
 signature (``model(streams, mask=None)`` -> scores ``(N, K)``), so the bench scores it, counts its
 parameters and measures its stream importance like every other row. Removing a stream through the
 mask drops its term from the logits, which equals replacing its standardised features by their
@@ -32,55 +32,13 @@ import math
 import time
 
 import torch
-from torch import nn
 
 from ..errors import StreamFuseError
+from ..training.linear_model import LinearBaseline, pooled_features
 from ..training.loop import stratified_split
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 MAX_ITER = 2000
-
-
-def pooled_features(x: torch.Tensor) -> torch.Tensor:
-    """``(N, C)`` -> itself; ``(N, C, *spatial)`` -> per channel mean and std over positions ``(N, 2C)``."""
-    x = x.detach().float()
-    if x.dim() == 2:
-        return x
-    flat = x.flatten(2)
-    return torch.cat([flat.mean(-1), flat.std(-1, correction=0)], dim=1)
-
-
-class LinearBaseline(nn.Module):
-    """``logits = b + sum_s mask_s * W_s ((pool(x_s) - mean_s) / scale_s)``; shapes: ``W_s`` ``(K, F_s)``."""
-
-    def __init__(self, stream_names: list[str], widths: dict[str, int], num_classes: int) -> None:
-        super().__init__()
-        self.stream_names = list(stream_names)
-        self.weights = nn.ParameterDict({s: nn.Parameter(torch.zeros(num_classes, widths[s])) for s in self.stream_names})
-        self.bias = nn.Parameter(torch.zeros(num_classes))
-        for i, s in enumerate(self.stream_names):  # the standardisation of stream i's pooled features
-            self.register_buffer(f"mean_{i}", torch.zeros(widths[s]))
-            self.register_buffer(f"scale_{i}", torch.ones(widths[s]))
-
-    def _stats(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return getattr(self, f"mean_{i}"), getattr(self, f"scale_{i}")
-
-    def forward(self, streams, mask=None):
-        if isinstance(streams, dict):
-            missing = [s for s in self.stream_names if s not in streams]
-            if missing:
-                raise StreamFuseError(f"linear baseline needs streams {self.stream_names}; missing {missing}, got {list(streams)}")
-            xs = [streams[s] for s in self.stream_names]
-        else:
-            xs = list(streams)
-        if len(xs) != len(self.stream_names):
-            raise StreamFuseError(f"linear baseline expected {len(self.stream_names)} streams {self.stream_names}, got {len(xs)}")
-        out = self.bias.expand(xs[0].shape[0], -1)
-        for i, (s, x) in enumerate(zip(self.stream_names, xs)):
-            mean, scale = self._stats(i)
-            term = ((pooled_features(x) - mean) / scale) @ self.weights[s].T
-            out = out + (term if mask is None else term * mask[:, i : i + 1].to(term.dtype))
-        return out
 
 
 def _score(clf, feats, y) -> tuple[float, float]:

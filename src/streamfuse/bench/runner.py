@@ -206,7 +206,7 @@ def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> 
     run.update(train_seconds=info["train_seconds"], epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], val_accuracy=info["val_accuracy"])
     run.update(evaluate_run(model, data, spec, next(model.parameters()).device))
     out = Path(bench.out)
-    if bench.save_checkpoints and method != "linear":  # the linear baseline is refitted in seconds, not saved
+    if bench.save_checkpoints:
         save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec, cfg.to_dict(), {"accuracy": run["accuracy"]})
     atomic_write_bytes(run_path(out, method, seed), lambda fh: fh.write(json.dumps(run, indent=1).encode()))
     return run

@@ -26,6 +26,7 @@ from torch import nn
 from ..errors import StreamFuseError
 from ..head import MultiStreamHead
 from .encoders import make_encoder
+from .linear_model import LinearBaseline
 from .standardize import StreamStandardizer
 
 
@@ -144,6 +145,8 @@ def baseline(method: str) -> bool:
 
 def build_model(spec: dict) -> nn.Module:
     """Instantiate the network described by ``spec`` (see module docstring)."""
+    if spec["method"] == "linear":  # logistic regression, fitted by bench.linear; its own standardisation
+        return LinearBaseline.from_spec(spec)
     model = _build(spec)
     if not isinstance(spec.get("standardize", False), bool):
         raise StreamFuseError(f"spec 'standardize' must be true or false, got {spec['standardize']!r}")
