@@ -167,7 +167,7 @@ def cmd_bench(args) -> int:
     run_bench(bench, data, on_run=on_run, progress_factory=_progress_factory(args.quiet or args.json))
     rows = aggregate(runs, streams)
     if args.json:
-        print(json.dumps({"config": _config_dict(bench), "methods": rows}, indent=1, default=str))
+        print(json.dumps({"config": _config_dict(bench), "methods": rows, "verdict": baseline_verdict(rows)}, indent=1, default=str))
     else:
         print(format_table(rows, streams))
         verdict = baseline_verdict(rows)

@@ -73,3 +73,14 @@ def test_verdict_line_says_when_no_fusion_beats_the_baselines():
     assert baseline_verdict(rows) == ("Best fusion gmu (95.0 %) beats the linear baseline by 10.0 points and the best single stream "
                                       "(single:a) by 8.0 points (1 seed, no spread measured).")
     assert baseline_verdict(aggregate([run("late", 0.9), run("linear", 0.8)], ["a"])) == ""
+
+
+def test_linear_run_key_depends_on_the_validation_split_only():
+    from streamfuse.bench.runner import BenchConfig, run_key
+    from streamfuse.training import TrainConfig
+
+    def key(seed=0, **train):
+        return run_key(BenchConfig(train=TrainConfig(**train)), "linear", seed)
+
+    assert key(epochs=5, width=8, lr=0.1) == key(epochs=60, width=256, standardize=True)
+    assert key(val_fraction=0.2) != key() != key(seed=1)
