@@ -72,8 +72,8 @@ def train_linear(spec: dict, streams: dict, labels: torch.Tensor, val_fraction: 
     z_tr = scaler.transform(x_tr)
     z_va = scaler.transform(x_va) if len(va) else None
     best, by_c = None, {}
-    # Ascending C, each fit starting from the previous solution (warm start): the same optimum,
-    # found in a fraction of the iterations.
+    # Ascending C, each fit starting from the previous solution (warm start): the same optimum up
+    # to the solver's tolerance, found in fewer iterations.
     clf = LogisticRegression(max_iter=MAX_ITER, warm_start=True)
     for c in C_GRID if len(va) else (1.0,):  # no validation samples: scikit-learn's default C
         clf = copy.deepcopy(clf)  # the previous fit stays intact (it may be the best)
