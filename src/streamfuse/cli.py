@@ -78,9 +78,12 @@ def _train_config(args, data_name: str):
     from .training import TrainConfig
 
     preset = dict(PRESETS.get(data_name, PRESETS["folder"]))
-    for key in ("epochs", "width", "batch_size", "lr", "dim", "patience", "aux_loss"):
+    for key in ("epochs", "width", "batch_size", "lr", "dim", "patience", "aux_loss", "balance"):
         if getattr(args, key, None) is not None:
             preset[key] = getattr(args, key)
+    from .training.balance import check_balance
+
+    check_balance(preset.get("balance", "none"))
     aux = preset.get("aux_loss", 0.0)
     if not math.isfinite(aux) or aux < 0:
         raise StreamFuseError(f"--aux-loss must be a number >= 0 (0 = no per-stream auxiliary losses), got {aux:g}")
@@ -300,6 +303,10 @@ def _add_train_args(p):
     p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
     p.add_argument("--aux-loss", type=float, metavar="LAMBDA", help=
                    "add LAMBDA x the mean of per-stream auxiliary classifiers' losses (fusion models; default 0 = off)")
+    p.add_argument("--balance", metavar="RECIPE", help=
+                   "how fusion models are trained: none (plain joint training), warmstart (each stream alone "
+                   "first, then joint fine-tuning with per-stream losses), gblend (Gradient Blending), ogm "
+                   "(OGM-GE gradient modulation); default: the dataset's preset (see README)")
     p.add_argument("--stacked", action="store_true", help=
                    "fusion models: train each stream's encoder alone on half the training set, then only the "
                    "fusion head (encoders frozen) on the other half, so weights reflect unseen data")

@@ -101,7 +101,7 @@ def test_run_keys_tell_aux_loss_runs_apart_and_old_folders_still_resume():
     # option existed (so folders made then still resume); the default (no decay on logits) differs.
     assert run_key(plain, "scalar", 0) != run_key(BenchConfig(train=TrainConfig(decay_all=True)), "scalar", 0)
     train = TrainConfig(decay_all=True).to_dict()
-    for k in ("device", "aux_loss", "decay_all", "stacked"):
+    for k in ("device", "aux_loss", "decay_all", "stacked", "balance"):
         train.pop(k)
     old = json.dumps({"data": "video", "opts": {}, "dseed": 0, "train": train, "method": "scalar", "sd": 0.0}, sort_keys=True, default=str)
     before = BenchConfig(train=TrainConfig(decay_all=True))
@@ -126,3 +126,13 @@ def test_run_keys_tell_stacked_runs_apart_for_fusions_only():
     assert run_key(plain, "scalar", 0) != run_key(stacked, "scalar", 0)
     for baseline in ("late", "single:rgb"):  # baselines are never trained stacked
         assert run_key(plain, baseline, 0) == run_key(stacked, baseline, 0)
+
+
+def test_run_keys_tell_balance_recipes_apart_for_fusions_only():
+    from streamfuse.bench.runner import BenchConfig, run_key
+    from streamfuse.training import TrainConfig
+
+    keys = {b: BenchConfig(train=TrainConfig(balance=b)) for b in ("none", "warmstart", "gblend", "ogm")}
+    assert len({run_key(k, "scalar", 0) for k in keys.values()}) == 4
+    for baseline in ("late", "single:rgb"):  # baselines are trained the same whatever the recipe
+        assert len({run_key(k, baseline, 0) for k in keys.values()}) == 1

@@ -65,12 +65,13 @@ def test_aux_loss_adds_the_mean_per_stream_cross_entropy():
     import torch.nn.functional as F
 
     from streamfuse.training import build_model
+    from streamfuse.training.balance import make_recipe
     from streamfuse.training.loop import _loss
 
     streams, y, spec = synthetic(n=16)
     torch.manual_seed(0)
     model = build_model(dict(spec, aux_loss=0.5)).eval()  # eval: dropout off, so both calls agree
-    loss = _loss(model, streams, y, 0.5)
+    loss, _ = _loss(model, streams, y, 0.5, make_recipe("none", 3))
     scores, aux = model(streams, return_aux=True)
     expected = F.cross_entropy(scores, y) + 0.5 * sum(F.cross_entropy(a, y) for a in aux.values()) / 3
     torch.testing.assert_close(loss, expected)

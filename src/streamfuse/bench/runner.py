@@ -21,7 +21,8 @@ from ..importance import stream_importance
 from ..registry import FUSIONS, fusion_option_defaults, fusion_options, list_fusions
 from ..training import TrainConfig, macro_f1, predict, train_model
 from ..training.checkpoint import atomic_write_bytes, save_checkpoint
-from ..training.models import baseline
+from ..training.balance import needs_stream_heads
+from ..training.models import MODEL_METHODS, baseline
 
 RUN_FORMAT = "streamfuse-run/1"
 
@@ -44,7 +45,7 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
     """Expand the requested fusion names with the baselines and stream-dropout variants."""
     methods = list(names)
     if stream_dropout > 0:
-        methods += [f"{m}+sd" for m in names]
+        methods += [f"{m}+sd" for m in names if m not in MODEL_METHODS]
     if baselines:
         methods += ["late"] + [f"single:{s}" for s in streams]
     return methods
@@ -52,6 +53,8 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
 
 def fits(name: str, num_streams: int) -> bool:
     """Whether method ``name`` accepts ``num_streams`` streams (``convex`` takes exactly two)."""
+    if name in MODEL_METHODS:
+        return num_streams >= 1
     cls = FUSIONS[name]
     return num_streams >= cls.min_streams and (cls.max_streams is None or num_streams <= cls.max_streams)
 
@@ -62,12 +65,13 @@ def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
     Unknown names, and named methods that cannot take this many streams, are errors raised before
     any training starts.
     """
+    known = [*list_fusions(), *MODEL_METHODS]
     if text.strip() == "all":
-        return [n for n in list_fusions() if num_streams is None or fits(n, num_streams)]
+        return [n for n in known if num_streams is None or fits(n, num_streams)]
     names = [t.strip() for t in text.split(",") if t.strip()]
     for n in names:
-        if n not in FUSIONS:
-            raise unknown_choice("fusion method", n, FUSIONS)
+        if n not in known:
+            raise unknown_choice("fusion method", n, known)
         if num_streams is not None and not fits(n, num_streams):
             cls = FUSIONS[n]
             raise StreamFuseError(
@@ -84,7 +88,7 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
     for key, value in options.items():
         if key in ("device", "dtype"):
             raise StreamFuseError(f"fusion option {key!r} is set for the whole model: use --device (the bench trains in float32)")
-        refusing = [m for m in methods if key not in fusion_options(m)]
+        refusing = [m for m in methods if m in MODEL_METHODS or key not in fusion_options(m)]
         if refusing:
             takers = [m for m in list_fusions() if key in fusion_options(m)]
             raise StreamFuseError(
@@ -93,7 +97,7 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
                    else f"no method takes it; the options of {refusing[0]!r} are: {', '.join(fusion_options(refusing[0]))}")
             )
         for m in methods:
-            default = fusion_option_defaults(m)[key]
+            default = fusion_option_defaults(m)[key]  # every method takes the option (checked above)
             if isinstance(default, bool):
                 ok, want = isinstance(value, bool), "true or false"
             elif isinstance(default, int | float):
@@ -122,6 +126,7 @@ def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> di
         "pool": cfg.pool,
         "fusion_options": options if not baseline(method) else {},
         "aux_loss": cfg.aux_loss if not baseline(method) else 0.0,
+        "stream_heads": needs_stream_heads(cfg.balance) and not baseline(method),
     }
 
 
@@ -129,14 +134,16 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
     train = dict(bench.train.to_dict(), seed=seed)
     train.pop("device")  # the same run on another device is the same experiment
     # Settings added later enter the key only when they differ from the behaviour before them
-    # (aux_loss 0, decay_all True, stacked False), so such folders still resume; baselines take
-    # neither aux losses nor stacked training.
+    # (aux_loss 0, decay_all True, stacked False, balance "none"), so such folders still resume;
+    # baselines take neither aux losses, balancing nor stacked training.
     if not train.get("aux_loss") or baseline(method):
         train.pop("aux_loss", None)
     if train.get("decay_all", True):
         train.pop("decay_all", None)
     if not train.get("stacked") or baseline(method):
         train.pop("stacked", None)
+    if train.get("balance", "none") == "none" or baseline(method):
+        train.pop("balance", None)
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,
@@ -190,6 +197,8 @@ def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> 
     model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
     run = {"format": RUN_FORMAT, "key": run_key(bench, method, seed), "method": method, "seed": seed, "spec": spec}
     run.update(train_seconds=info["train_seconds"], epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], val_accuracy=info["val_accuracy"])
+    if info.get("balance"):
+        run["balance"] = info["balance"]
     run.update(evaluate_run(model, data, spec, next(model.parameters()).device))
     out = Path(bench.out)
     if bench.save_checkpoints:
