@@ -53,7 +53,7 @@ def test_no_command_prints_help(capsys):
         (["bench", "--fusions", "gmu", "--fusion-option", "stream_norm=maybe"],
          'fusion option stream_norm="maybe" for \'gmu\': expected true or false (default false)'),
         (["train", "--fusion", "lowrank", "--fusion-option", "rank=2.5"], "fusion option rank=2.5 for 'lowrank': expected an integer (default 4)"),
-        (["train", "--fusion", "late", "--fusion-option", "rank=2"], "--fusion-option applies to fusion models; the baseline 'late' has no fusion"),
+        (["train", "--fusion", "late", "--fusion-option", "rank=2"], "--fusion-option applies to fusion models; the baseline 'late' is trained without it"),
     ],
 )
 def test_bad_options_give_clear_errors(args, message, capsys):
@@ -104,7 +104,7 @@ def test_stacked_flag_reaches_the_training_config(command):
 
     for extra, want in (([], False), (["--stacked"], True)):
         args = build_parser().parse_args([*command, *extra])
-        assert _train_config(args, "video").stacked is want
+        assert _train_config(args).stacked is want
 
 
 def test_fusion_options_reach_the_model(tmp_path):

@@ -7,32 +7,15 @@ over the target, so an interrupted save never leaves a half-written checkpoint.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .._io import atomic_write_bytes
 from ..errors import StreamFuseError
 from .models import build_model
 
 FORMAT = "streamfuse-checkpoint/1"
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(file)`` on a temp file next to ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path, model, spec: dict, config: dict, metrics: dict | None = None) -> None:
@@ -54,6 +37,9 @@ def load_checkpoint(path, map_location="cpu"):
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise StreamFuseError(f"checkpoint {str(path)!r}: format {got!r}, expected {FORMAT!r}")
+    missing = [k for k in ("spec", "state_dict") if not isinstance(payload.get(k), dict)]
+    if missing:
+        raise StreamFuseError(f"checkpoint {str(path)!r} has no {' or '.join(missing)}; it is incomplete. Expected a file written by streamfuse")
     model = build_model(payload["spec"])
     try:
         model.load_state_dict(payload["state_dict"])
