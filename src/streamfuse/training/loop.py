@@ -18,6 +18,7 @@ logits, e.g. ``theta``, ``stream_bias``): decay on a weight logit pulls the weig
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -147,6 +148,26 @@ def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainC
     return take(streams, half_b), labels[half_b], states
 
 
+def denormals_flushed() -> bool:
+    """Whether this thread's CPU flushes denormal floats to zero now (``torch`` has no getter)."""
+    return (torch.tensor([1e-39]) * torch.tensor([1.0])).item() == 0.0
+
+
+def _flushing_denormals(fn):
+    """Run ``fn`` with denormals flushed to zero, then restore the caller's setting."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = denormals_flushed()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(before)
+
+    return wrapper
+
+
+@_flushing_denormals
 def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg: TrainConfig, progress=None):
     """Train the model ``spec`` describes; return ``(model, info)`` with the best-validation weights.
 
