@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from streamfuse._io import FolderLock
 from streamfuse.cli import main
 
 from ..test_cli import TINY
@@ -71,6 +70,8 @@ def test_other_settings_are_named_when_no_run_clashes(tmp_path, capsys):
 def test_a_second_bench_on_the_same_folder_stops_naming_the_holder(tmp_path, capsys, no_data):
     out = tmp_path / "b"
     out.mkdir()
+    from streamfuse._io import FolderLock
+
     with FolderLock(out):  # another process's bench, as far as the lock can tell
         assert main([*ONE, "--fusions", "scalar", "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -79,6 +80,8 @@ def test_a_second_bench_on_the_same_folder_stops_naming_the_holder(tmp_path, cap
 
 
 def test_the_lock_is_released_and_taken_again(tmp_path):
+    from streamfuse._io import FolderLock
+
     with FolderLock(tmp_path):
         pass
     with FolderLock(tmp_path) as lock:
