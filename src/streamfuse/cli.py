@@ -246,7 +246,7 @@ def _importance_plot(imp, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .training.checkpoint import atomic_write_bytes
+    from ._io import save_figure
 
     rows = imp.table
     cols = [("weight", "mean weight"), ("ablation_acc_drop", "accuracy drop when removed"), ("shapley_acc", "Shapley (accuracy)")]
@@ -256,12 +256,7 @@ def _importance_plot(imp, path: Path) -> None:
         ax.set_title(title)
     fig.suptitle(imp.verdict[:110], fontsize=8)
     fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
+    save_figure(fig, path)
 
 
 def cmd_sweep(args) -> int:
