@@ -138,3 +138,23 @@ def test_run_keys_tell_stacked_runs_apart_for_fusions_only():
     assert run_key(plain, "scalar", 0) != run_key(stacked, "scalar", 0)
     for baseline in ("late", "single:rgb"):  # baselines are never trained stacked
         assert run_key(plain, baseline, 0) == run_key(stacked, baseline, 0)
+
+
+def test_train_and_bench_share_one_train_and_evaluate(tmp_path, monkeypatch):
+    """`train` and `bench` train through runner.train_and_evaluate; a bench checkpoint records its data."""
+    import streamfuse.bench.runner as runner
+
+    seen = []
+    real = runner.train_and_evaluate
+
+    def spy(method, *args, **kwargs):
+        seen.append(method)
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_evaluate", spy)
+    assert main(["train", "--fusion", "scalar", "--save", str(tmp_path / "m.pt"), *TINY]) == 0
+    assert main(["bench", "--fusions", "concat", "--no-baselines", "--save-checkpoints", *TINY, "--out", str(tmp_path / "b")]) == 0
+    assert seen == ["scalar", "concat"]
+    # The bench's checkpoint records its data, so `explain` needs no --data.
+    ckpt = tmp_path / "b" / "checkpoints" / "concat__seed0.pt"
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "c.png")]) == 0
