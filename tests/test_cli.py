@@ -162,7 +162,7 @@ def no_data(monkeypatch):
         (["sweep", "--stream", "rgb", "--noise", "0,-1"], "--noise levels must be finite numbers >= 0, got -1.0"),
         (["bench", "--fusions", "transformer", "--fusion-option", "num_heads=0"], "fusion 'transformer'"),
         (["train", "--fusion", "cross_attention", "--fusion-option", "num_heads=0"], "fusion 'cross_attention'"),
-        (["bench", "--fusions", "convex", "--fusion-option", "normalize=\"sigmoid\""], "fusion 'convex'"),
+        (["bench", "--fusions", "convex", "--fusion-option", "normalize=sigmoid"], "'normalize'"),
     ],
 )
 def test_every_argument_is_checked_before_data_is_loaded(args, message, capsys, no_data):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from ..errors import StreamFuseError
 from ..training import TrainConfig
@@ -149,8 +150,16 @@ def check_fusions(methods, cfg: TrainConfig, stream_dropout: float = 0.0, num_st
             head({s: torch.zeros(2, w, 3) for s, w in widths.items()})
         except StreamFuseError as exc:
             raise StreamFuseError(f"fusion {method!r} with options {json.dumps(options)}: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - a library bug on odd options still gets named
-            raise StreamFuseError(
-                f"fusion {method!r} cannot be built with options {json.dumps(options)} "
-                f"(--fusion-option, --dim {cfg.dim}, --width {cfg.width}): {type(exc).__name__}: {exc}"
-            ) from None
+        except TypeError as exc:
+            fixed = re.search(r"multiple values for keyword argument '(\w+)'", str(exc))
+            if fixed is None:
+                raise _cannot_build(method, options, cfg, exc) from None
+            raise StreamFuseError(f"fusion {method!r} sets {fixed[1]!r} itself and does not take it as an option; "
+                                  f"leave out --fusion-option {fixed[1]}=..., or choose another method") from None
+        except Exception as exc:  # noqa: BLE001 - a library error on odd options still gets named
+            raise _cannot_build(method, options, cfg, exc) from None
+
+
+def _cannot_build(method: str, options: dict, cfg: TrainConfig, exc: Exception) -> StreamFuseError:
+    sizes = f"--width {cfg.width}" + (f", --dim {cfg.dim}" if cfg.dim is not None else "")
+    return StreamFuseError(f"fusion {method!r} cannot be built with options {json.dumps(options)} ({sizes}): {type(exc).__name__}: {exc}")
