@@ -86,3 +86,42 @@ def test_the_lock_is_released_and_taken_again(tmp_path):
         pass
     with FolderLock(tmp_path) as lock:
         assert lock.path.read_text().strip() == str(os.getpid())
+
+
+def _bench(out):
+    from streamfuse.bench.runner import BenchConfig
+
+    return BenchConfig(data="video", out=str(out))
+
+
+def test_a_summary_interrupted_while_being_rewritten_is_still_ours(tmp_path):
+    """A bench killed between rewriting results.csv and the manifest left its own files behind."""
+    from streamfuse import StreamFuseError
+    from streamfuse.bench.folder import MANIFEST, MANIFEST_FORMAT, check_folder, settings
+
+    bench = _bench(tmp_path)
+    (tmp_path / "results.csv").write_text("newer than the manifest")
+    for writing in (True, False):
+        manifest = {"format": MANIFEST_FORMAT, "settings": settings(bench), "files": {"results.csv": "0" * 64}, "writing": writing}
+        (tmp_path / MANIFEST).write_text(json.dumps(manifest, default=str))
+        if writing:
+            check_folder(bench)
+        else:
+            with pytest.raises(StreamFuseError, match="results.csv was changed or replaced"):
+                check_folder(bench)
+
+
+def test_a_folder_from_before_the_manifest_resumes_when_its_runs_match(tmp_path):
+    from streamfuse import StreamFuseError
+    from streamfuse.bench.folder import check_folder
+    from streamfuse.bench.runner import RUN_FORMAT, run_key
+
+    bench = _bench(tmp_path)
+    run = {"format": RUN_FORMAT, "key": run_key(bench, "scalar", 0), "method": "scalar", "seed": 0}
+    (tmp_path / "results.json").write_text(json.dumps({"config": {}, "runs": [run]}))
+    (tmp_path / "results.csv").write_text("method\nscalar\n")
+    check_folder(bench)
+    run["key"] = "0123456789abcdef"
+    (tmp_path / "results.json").write_text(json.dumps({"config": {}, "runs": [run]}))
+    with pytest.raises(StreamFuseError, match="were not written by a streamfuse bench with these settings"):
+        check_folder(bench)
