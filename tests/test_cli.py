@@ -275,3 +275,23 @@ def test_a_relative_data_folder_works_from_another_directory(tmp_path, monkeypat
     torch.save(payload, work / "old.pt")
     assert main(["explain", str(work / "old.pt"), "--out", "b.png"]) == 0
     assert (elsewhere / "b.png").exists()
+
+
+def test_an_interrupted_train_says_nothing_was_saved(tmp_path, monkeypatch, capsys):
+    import streamfuse.cli
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(streamfuse.cli, "_load", interrupt)
+    assert main(["train", "--save", str(tmp_path / "m.pt")]) == 130
+    err = capsys.readouterr().err
+    assert "nothing was saved by this `streamfuse train`" in err and "finished runs" not in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_sweep_out_is_checked_before_data_is_loaded(tmp_path, capsys, no_data):
+    afile = tmp_path / "a-file"
+    afile.write_text("mine")
+    assert main(["sweep", "--stream", "rgb", "--out", str(afile)]) == 2
+    assert f"--out '{afile}' is a file, not a folder" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The ``streamfuse`` command: bench, train, explain, sweep.
 
-    streamfuse bench                     compare every fusion on the built-in video data (about a minute)
+    streamfuse bench                     compare every fusion on the built-in video data
     streamfuse bench --data mfeat --seeds 5 --out runs/mfeat
     streamfuse train --data basicmotions --fusion attention --save model.pt
     streamfuse explain model.pt          which stream carries the information?
@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamfuse",
         description="Learned fusion of multi-stream networks: compare fusion methods on your data and find out which stream carries the information.",
-        epilog="Start with `streamfuse bench` (about a minute on 2 idle CPU cores). `streamfuse COMMAND --help` for details.",
+        epilog="Start with `streamfuse bench` (every method on small generated video clips). `streamfuse COMMAND --help` for details.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -405,7 +405,10 @@ def main(argv=None) -> int:
         print(f"streamfuse {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted; finished runs are kept in {getattr(args, 'out', '.')} and a re-run resumes", file=sys.stderr)
+        if args.command in ("bench", "sweep"):
+            print(f"\ninterrupted; finished runs are kept in {args.out} and a re-run resumes", file=sys.stderr)
+        else:
+            print(f"\ninterrupted; nothing was saved by this `streamfuse {args.command}`", file=sys.stderr)
         return 130
 
 
