@@ -183,36 +183,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _checkpoint_data(checkpoint: Path, cfg: dict) -> tuple[str, int, dict]:
-    """The data a checkpoint was trained on: a relative folder (older checkpoints) is looked up
-    next to the checkpoint first, then from the current folder."""
-    from .data import list_datasets
-
-    data = cfg.get("data")
-    if not isinstance(data, str):
-        raise StreamFuseError(f"checkpoint {str(checkpoint)!r} does not record its data; pass --data")
-    if data not in list_datasets() and not Path(data).is_absolute():
-        beside = checkpoint.resolve().parent / data
-        if beside.is_dir():
-            data = str(beside)
-    return data, cfg.get("data_seed", 0), cfg.get("data_options") or {}
-
-
-def _check_streams_match(checkpoint: Path, spec: dict, data, data_name: str) -> None:
-    """Refuse data whose streams, widths or classes differ from the checkpoint's model."""
-    want = {s: spec["in_channels"][s] for s in spec["streams"]}
-    have = {s: int(data.train.streams[s].shape[1]) for s in data.stream_names}
-    if any(have.get(s) != c for s, c in want.items()) or spec["num_classes"] != data.num_classes:
-        raise StreamFuseError(
-            f"checkpoint {str(checkpoint)!r} was trained on streams {want} (name: channels) with {spec['num_classes']} classes; "
-            f"--data {data_name!r} has streams {have} with {data.num_classes} classes. Give the data it was trained on"
-        )
-
-
 def cmd_explain(args) -> int:
     from ._io import check_writable_file
     from .importance import stream_importance
-    from .training import load_checkpoint
+    from .training.checkpoint import check_data_matches, checkpoint_data, load_checkpoint
 
     png = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".importance.png")
     if png.exists() and not args.overwrite:
@@ -223,14 +197,14 @@ def cmd_explain(args) -> int:
     if args.data is None:
         if not cfg:
             raise StreamFuseError(f"checkpoint {args.checkpoint!r} has no config recording its data; pass --data")
-        data_name, data_seed, opts = _checkpoint_data(Path(args.checkpoint), cfg)
+        data_name, data_seed, opts = checkpoint_data(args.checkpoint, cfg)
     else:
         from .bench.presets import check_int
 
         data_name, data_seed, opts = args.data, check_int("data_seed", args.data_seed), _data_options(args)
     data = _load(data_name, data_seed, opts)
     spec = payload["spec"]
-    _check_streams_match(Path(args.checkpoint), spec, data, data_name)
+    check_data_matches(args.checkpoint, spec, data, data_name)
     imp = stream_importance(model, ({s: data.test.streams[s] for s in spec["streams"]}, data.test.labels), per_class=args.per_class)
     print(imp.to_markdown())
     print()
