@@ -5,7 +5,8 @@ stream importance; the result is written atomically to ``OUT/runs/<method>__seed
 moment it finishes. A run whose file exists is loaded instead of recomputed, so re-running the
 same command resumes, and Ctrl-C loses at most the run in progress. Each run file carries a key
 (a hash of the data, the training settings, the method and the seed); a folder holding runs with
-other settings is refused rather than mixed or overwritten.
+other settings is refused rather than mixed or overwritten. The CLI checks and locks the whole
+folder before loading data (``folder.py``); ``run_bench`` itself takes no lock.
 """
 
 from __future__ import annotations
