@@ -129,11 +129,16 @@ def _legacy_results(out: Path, bench: BenchConfig) -> bool:
 
 
 @contextlib.contextmanager
-def open_folder(bench: BenchConfig):
-    """Writable, locked and checked ``bench.out`` for the duration of the ``with`` block."""
+def open_folder(bench: BenchConfig, check: bool = True):
+    """Writable, locked and (unless ``check=False``) checked ``bench.out`` for the ``with`` block.
+
+    ``check=False`` is for settings known only once the data is loaded: call ``check_folder``
+    then, still before any training.
+    """
     out = check_writable_dir(bench.out, "--out")
     with FolderLock(out, "streamfuse bench"):
-        check_folder(bench)
+        if check:
+            check_folder(bench)
         yield out
 
 
