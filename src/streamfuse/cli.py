@@ -108,18 +108,19 @@ def cmd_bench(args) -> int:
         if not bench.methods and not bench.baselines:
             raise StreamFuseError(f"--fusions {args.fusions!r}: no method takes {len(streams)} streams and --no-baselines is set; nothing to train")
         runs: list[dict] = []
-        every: list[dict] = []
 
         def on_run(run, resumed):
             runs.append(run)
             if not args.json:
                 tag = "resumed" if resumed else f"{run['train_seconds']:.1f}s"
                 print(f"  {run['method']:<18} seed {run['seed']}  acc {100 * run['accuracy']:.1f}%  ({tag})", file=sys.stderr)
-            every[:] = write_summary(bench, runs, streams)
+            if not resumed:  # the summary follows each new run; resumed ones change nothing until the end
+                write_summary(bench, runs, streams)
 
         if not args.json:
             print(f"bench: data={args.data} streams={streams} train={len(data.train.labels)} test={len(data.test.labels)} -> {args.out}", file=sys.stderr)
         run_bench(bench, data, on_run=on_run, progress_factory=_progress_factory(args.quiet or args.json))
+        every = write_summary(bench, runs, streams)
     rows = aggregate(runs, streams)
     if args.json:
         print(json.dumps({"config": _config_dict(bench), "methods": rows}, indent=1, default=str))
