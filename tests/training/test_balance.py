@@ -116,6 +116,9 @@ def test_single_stream_models_are_reused_not_retrained():
     assert a is not b and info_a["train_seconds"] == info_b["train_seconds"]
     for v1, v2 in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(v1, v2)
+    # the recipe and fusion-model settings do not change a single-stream model: reused too
+    train_model(dict(spec, method="single:b"), streams, y, TrainConfig(**dict(cfg.to_dict(), balance="ogm", aux_loss=0.0)))
+    assert len(_SOLO_CACHE) == 1
     other = dict(streams, b=streams["b"] + 1)  # other data: trained anew
     train_model(dict(spec, method="single:b"), other, y, cfg)
     assert len(_SOLO_CACHE) == 2
@@ -162,3 +165,21 @@ def test_bad_recipe_settings_are_refused():
         train_model(dict(spec, aux_loss=1.0), streams, y, TrainConfig(epochs=1, balance="gblend", aux_loss=1.0))
     with pytest.raises(StreamFuseError, match="needs per-stream heads"):
         train_model(spec, streams, y, TrainConfig(epochs=1, balance="ogm"))
+
+
+@pytest.mark.parametrize("method", ["scalar", "late_learned"])
+def test_recipe_trained_models_round_trip_through_a_checkpoint_and_explain(tmp_path, method):
+    from streamfuse.importance import stream_importance
+    from streamfuse.training import load_checkpoint, save_checkpoint
+
+    streams, y, spec = synthetic(n=60)
+    spec = dict(spec, method=method, stream_heads=method != "late_learned")
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=0, width=16, balance="warmstart")
+    model, _ = train_model(spec, streams, y, cfg)
+    save_checkpoint(tmp_path / "m.pt", model, spec, cfg.to_dict())
+    loaded, payload = load_checkpoint(tmp_path / "m.pt")
+    assert payload["config"]["balance"] == "warmstart"
+    torch.testing.assert_close(loaded(streams), model(streams), rtol=0, atol=0)
+    report = stream_importance(loaded, (streams, y), methods=("weights", "ablation", "shapley"))
+    assert [r["stream"] for r in report.table] == spec["streams"]
+    assert all(r["weight"] is not None for r in report.table)

@@ -5,7 +5,8 @@ stream importance; the result is written atomically to ``OUT/runs/<method>__seed
 moment it finishes. A run whose file exists is loaded instead of recomputed, so re-running the
 same command resumes, and Ctrl-C loses at most the run in progress. Each run file carries a key
 (a hash of the data, the training settings, the method and the seed); a folder holding runs with
-other settings is refused rather than mixed or overwritten.
+other settings is refused rather than mixed or overwritten. The CLI checks and locks the whole
+folder before loading data (``folder.py``); ``run_bench`` itself takes no lock.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..registry import FUSIONS, fusion_option_defaults, fusion_options, list_fusions
 from ..training import TrainConfig, macro_f1, predict, train_model
-from ..training.checkpoint import atomic_write_bytes, save_checkpoint
+from .._io import atomic_write_bytes
 from ..training.balance import needs_stream_heads
+from ..training.checkpoint import save_checkpoint
 from ..training.models import MODEL_METHODS, baseline
 
 RUN_FORMAT = "streamfuse-run/1"
@@ -69,6 +71,9 @@ def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
     if text.strip() == "all":
         return [n for n in known if num_streams is None or fits(n, num_streams)]
     names = [t.strip() for t in text.split(",") if t.strip()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise StreamFuseError(f"--fusions names {', '.join(map(repr, repeated))} more than once (got {text!r}); give each method once")
     for n in names:
         if n not in known:
             raise unknown_choice("fusion method", n, known)
@@ -191,18 +196,46 @@ def evaluate_run(model, data, spec: dict, device) -> dict:
     return result
 
 
+def train_and_evaluate(method: str, data, cfg: TrainConfig, stream_dropout: float = 0.0, progress=None):
+    """Train ``method`` (a fusion, ``"<fusion>+sd"``, ``"late"`` or ``"single:<stream>"``) on
+    ``data.train`` with ``cfg`` (seed ``cfg.seed``) and score it on ``data.test``.
+
+    Returns ``(model, spec, record)``: the trained model, its spec, and the run's record (training
+    time, epochs, validation accuracy, then ``evaluate_run``'s metrics). ``bench`` and ``train``
+    both train through here.
+    """
+    spec = model_spec(method, data, cfg, stream_dropout)
+    model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
+    record = {k: info[k] for k in ("train_seconds", "epochs_run", "best_epoch", "val_accuracy")}
+    if info.get("balance"):
+        record["balance"] = info["balance"]  # the recipe's state: G-Blend weights, OGM coefficients
+    record.update(evaluate_run(model, data, spec, next(model.parameters()).device))
+    return model, spec, record
+
+
+def data_record(bench: BenchConfig) -> dict:
+    """How to load the data again (stored in checkpoints): a folder path made absolute."""
+    data = bench.data
+    if not any(data == name for name in _builtin_datasets()):
+        data = str(Path(data).resolve())
+    return {"data": data, "data_options": bench.data_options, "data_seed": bench.data_seed}
+
+
+def _builtin_datasets() -> list[str]:
+    from ..data import list_datasets
+
+    return list_datasets()
+
+
 def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> dict:
     cfg = TrainConfig(**dict(bench.train.to_dict(), seed=seed))
-    spec = model_spec(method, data, cfg, bench.stream_dropout)
-    model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
+    model, spec, record = train_and_evaluate(method, data, cfg, bench.stream_dropout, progress)
     run = {"format": RUN_FORMAT, "key": run_key(bench, method, seed), "method": method, "seed": seed, "spec": spec}
-    run.update(train_seconds=info["train_seconds"], epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], val_accuracy=info["val_accuracy"])
-    if info.get("balance"):
-        run["balance"] = info["balance"]
-    run.update(evaluate_run(model, data, spec, next(model.parameters()).device))
+    run.update(record)
     out = Path(bench.out)
     if bench.save_checkpoints:
-        save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec, cfg.to_dict(), {"accuracy": run["accuracy"]})
+        save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec,
+                        dict(cfg.to_dict(), **data_record(bench)), {"accuracy": run["accuracy"]})
     atomic_write_bytes(run_path(out, method, seed), lambda fh: fh.write(json.dumps(run, indent=1).encode()))
     return run
 

@@ -19,6 +19,7 @@ logits, e.g. ``theta``, ``stream_bias``): decay on a weight logit pulls the weig
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -171,7 +172,9 @@ def _fingerprint(t: torch.Tensor) -> str:
 
 def _solo_key(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> str:
     stream = spec["method"].split(":", 1)[1]
-    blob = {"spec": spec, "cfg": dict(cfg.to_dict(), device=None), "x": _fingerprint(streams[stream]), "y": _fingerprint(labels)}
+    # a single-stream model ignores every fusion-model setting: the bench's `single:<s>` baseline
+    # (trained with the bench's recipe in its config) and a warm start's encoder are one model
+    blob = {"spec": spec, "cfg": dict(_solo_cfg(cfg).to_dict(), device=None), "x": _fingerprint(streams[stream]), "y": _fingerprint(labels)}
     return json.dumps(blob, sort_keys=True, default=str)
 
 
@@ -209,6 +212,26 @@ def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainC
     return take(streams, half_b), labels[half_b], states, seconds
 
 
+def denormals_flushed() -> bool:
+    """Whether this thread's CPU flushes denormal floats to zero now (``torch`` has no getter)."""
+    return (torch.tensor([1e-39]) * torch.tensor([1.0])).item() == 0.0
+
+
+def _flushing_denormals(fn):
+    """Run ``fn`` with denormals flushed to zero, then restore the caller's setting."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = denormals_flushed()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(before)
+
+    return wrapper
+
+
+@_flushing_denormals
 def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg: TrainConfig, progress=None):
     """Train the model ``spec`` describes; return ``(model, info)`` with the best-validation weights.
 
