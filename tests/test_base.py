@@ -98,7 +98,7 @@ def test_unknown_option_lists_valid_ones():
 
 
 def test_bad_option_value():
-    with pytest.raises(StreamFuseError, match=r"normalize='softplus' is not valid; choose one of softmax, sigmoid, none"):
+    with pytest.raises(StreamFuseError, match=r"channel: option normalize='softplus' is not valid; expected one of softmax, sigmoid, none"):
         streamfuse.create_fusion("channel", [3, 17], normalize="softplus")
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import masked_softmax, weighted_sum
+from ..options import flag
 from ..registry import register_fusion
 
 
@@ -34,10 +35,11 @@ class GatedMultimodalFusion(Fusion):
     """
 
     weight_level = "channel"
+    options = {"stream_norm": flag(False, doc="non-affine LayerNorm on each projected stream")}
 
     def __init__(self, in_dims, dim=None, *, stream_norm: bool = False, **base) -> None:
         super().__init__(in_dims, dim, **base)
-        self.proj = self.build_projection(True, stream_norm=stream_norm)
+        self.proj = self.build_projection(True, stream_norm=self.check_option("stream_norm", stream_norm))
         self.gate = nn.Linear(sum(self.in_dims), self.num_streams * self.dim, **self.factory)
 
     def fuse(self, xs, mask, need_weights):

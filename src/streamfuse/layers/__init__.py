@@ -1,6 +1,6 @@
 """Building blocks shared by the fusion methods (not fusions themselves)."""
 
-from .masking import NORMALIZATIONS, masked_mean, masked_softmax, normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_list, weighted_sum_streams
+from .masking import NORMALIZATIONS, masked_softmax, normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_list, weighted_sum_streams
 from .projection import StreamProjection
 from .stream_linear import StreamLinear
 from .tokens import TokenEmbedding, sincos_positions
@@ -14,7 +14,6 @@ __all__ = [
     "StreamLinear",
     "StreamProjection",
     "TokenEmbedding",
-    "masked_mean",
     "masked_softmax",
     "sincos_positions",
     "stream_dropout_mask",
