@@ -8,7 +8,10 @@ The base owns everything that is the same for all methods, so each method file h
 math (``fuse``): turning a list/dict of streams into a checked list in a fixed order, errors that
 name the stream, pooling maps to vectors for vector-level methods, the presence mask (absent
 streams are zeroed *before* the method sees them, so their values cannot leak), stream dropout,
-and broadcasting of per-stream weights to per-sample form.
+casting streams to the parameters' dtype, broadcasting of per-stream weights to per-sample form,
+checking option values against each method's declaration (``options``, see ``options.py``),
+and recording the stream names and widths in the state dict so weights cannot be loaded into
+other streams.
 """
 
 from __future__ import annotations
