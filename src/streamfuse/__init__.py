@@ -20,7 +20,15 @@ from .fusions import *  # noqa: F401,F403
 from .fusions import __all__ as _fusion_classes
 from .head import MultiStreamHead
 from .importance import StreamImportance, stream_importance
-from .registry import FUSIONS, create_fusion, fusion_option_defaults, fusion_option_specs, fusion_options, list_fusions, register_fusion
+from .registry import (
+    FUSIONS,
+    create_fusion,
+    fusion_option_defaults,
+    fusion_option_specs,
+    fusion_options,
+    list_fusions,
+    register_fusion,
+)
 from .weight_decay import no_weight_decay_ids
 
 __version__ = "0.1.0"

@@ -25,7 +25,13 @@ import torch
 from torch import nn
 
 from .errors import StreamFuseError
-from .layers.masking import normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_list, weighted_sum_streams
+from .layers.masking import (
+    normalize_weights,
+    stream_dropout_mask,
+    weighted_sum,
+    weighted_sum_list,
+    weighted_sum_streams,
+)
 from .layers.projection import StreamProjection
 from .options import BASE_OPTIONS, Option
 

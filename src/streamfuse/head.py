@@ -12,13 +12,14 @@ fc``) with the fusion chosen by name. Token-level fusions (``cross_attention``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .base import Fusion
 from .errors import StreamFuseError
-from .options import choice, positive_int, probability
+from .options import Option, choice, positive_int, probability
 from .registry import create_fusion
 
 
@@ -41,7 +42,7 @@ class MultiStreamHead(nn.Module):
     integer streams, and maps with an empty spatial axis, are refused by the fusion's checks.
     """
 
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "num_classes": positive_int(None),
         "pool": choice("avg", ("avg", "max")),
         "dropout": probability(0.5, "dropout before the classifier"),

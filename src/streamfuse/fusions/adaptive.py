@@ -15,13 +15,15 @@ the ``scalar`` weights do, while the MLP supplies the per-sample part.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import NORMALIZATIONS, normalize_weights, weighted_sum
 from ..layers.stream_linear import StreamLinear
-from ..options import choice, flag, module_class, positive_float, positive_int
+from ..options import Option, choice, flag, module_class, positive_float, positive_int
 from ..registry import register_fusion
 
 
@@ -39,7 +41,7 @@ class AdaptiveWeightFusion(Fusion):
     """
 
     weight_level = "channel"
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "normalize": choice("softmax", NORMALIZATIONS, "how the weight logits become weights"),
         "hidden": positive_int(None, allow_none=True, doc="hidden width of the weight MLP (None: D)"),
         "act_layer": module_class(nn.GELU, "activation class of both MLPs"),

@@ -14,13 +14,14 @@ Additive attention: https://arxiv.org/abs/1409.0473
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import masked_softmax, weighted_sum
-from ..options import choice, flag, positive_float, positive_int
+from ..options import Option, choice, flag, positive_float, positive_int
 from ..registry import register_fusion
 
 
@@ -34,7 +35,7 @@ class AttentionFusion(Fusion):
         logit_scale, project, stream_norm: as in ``scalar``.
     """
 
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "scorer": choice("mlp", ("mlp", "query"), "additive-attention MLP or a learned query vector"),
         "hidden": positive_int(None, allow_none=True, doc="hidden width of the scoring MLP (None: max(D // 2, 8))"),
         "logit_scale": positive_float(10.0, "scale of the per-stream prior"),

@@ -20,6 +20,8 @@ https://arxiv.org/abs/1906.00295
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -27,7 +29,7 @@ from ..base import Fusion
 from ..errors import StreamFuseError
 from ..layers.masking import masked_softmax, weighted_sum
 from ..layers.tokens import TokenEmbedding
-from ..options import positive_float, positive_int, probability
+from ..options import Option, positive_float, positive_int, probability
 from ..registry import register_fusion
 
 
@@ -43,7 +45,7 @@ class CrossAttentionFusion(Fusion):
 
     token_level = True
     min_streams = 2
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "num_heads": positive_int(4, doc="attention heads (D must be divisible by it)"),
         "dropout": probability(0.0, "attention dropout"),
         "logit_scale": positive_float(10.0, "scale of the per-stream prior in the stream weights"),

@@ -13,12 +13,14 @@ https://arxiv.org/abs/1702.01992
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import masked_softmax, weighted_sum
-from ..options import flag
+from ..options import Option, flag
 from ..registry import register_fusion
 
 
@@ -35,7 +37,7 @@ class GatedMultimodalFusion(Fusion):
     """
 
     weight_level = "channel"
-    options = {"stream_norm": flag(False, doc="non-affine LayerNorm on each projected stream")}
+    options: ClassVar[dict[str, Option]] = {"stream_norm": flag(False, doc="non-affine LayerNorm on each projected stream")}
 
     def __init__(self, in_dims, dim=None, *, stream_norm: bool = False, **base) -> None:
         super().__init__(in_dims, dim, **base)

@@ -16,12 +16,13 @@ Modality-Specific Factors", https://arxiv.org/abs/1806.00064
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..base import Fusion
-from ..options import positive_int
+from ..options import Option, positive_int
 from ..registry import register_fusion
 
 
@@ -34,7 +35,7 @@ class LowRankFusion(Fusion):
     """
 
     weight_level = None
-    options = {"rank": positive_int(4, doc="factors per stream")}
+    options: ClassVar[dict[str, Option]] = {"rank": positive_int(4, doc="factors per stream")}
 
     def __init__(self, in_dims, dim=None, *, rank: int = 4, **base) -> None:
         super().__init__(in_dims, dim, **base)

@@ -14,12 +14,14 @@ reported broadcast to ``(N, S)``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import NORMALIZATIONS
-from ..options import choice, flag, positive_float
+from ..options import Option, choice, flag, positive_float
 from ..registry import register_fusion
 
 
@@ -33,7 +35,7 @@ class ScalarFusion(Fusion):
         project, stream_norm: as in ``sum``.
     """
 
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "normalize": choice("softmax", NORMALIZATIONS, "how the stream logits become weights"),
         "logit_scale": positive_float(10.0, "k in w = f(k * theta)"),
         "project": flag(None, allow_none=True, doc="project each stream to D (None: only if some C_i != D)"),
@@ -84,7 +86,7 @@ class ConvexFusion(ScalarFusion):
     """
 
     min_streams = max_streams = 2
-    options = {k: v for k, v in ScalarFusion.options.items() if k != "normalize"}  # fixed to softmax
+    options: ClassVar[dict[str, Option]] = {k: v for k, v in ScalarFusion.options.items() if k != "normalize"}  # fixed to softmax
 
     def __init__(self, in_dims, dim=None, *, logit_scale: float = 10.0, project: bool | None = None, stream_norm: bool = True, **base):
         super().__init__(in_dims, dim, normalize="softmax", logit_scale=logit_scale, project=project,

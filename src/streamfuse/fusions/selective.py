@@ -14,11 +14,13 @@ Shapes: S x ``(N, C_i)`` -> ``(N, D)``; weights ``a`` ``(N, S, D)``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import masked_softmax, weighted_sum
-from ..options import flag, module_class, positive_int
+from ..options import Option, flag, module_class, positive_int
 from ..registry import register_fusion
 
 
@@ -34,7 +36,7 @@ class SelectiveFusion(Fusion):
     """
 
     weight_level = "channel"
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "reduction": positive_int(4, doc="squeeze ratio r (hidden width max(D // r, 8))"),
         "act_layer": module_class(nn.ReLU, "activation class of the squeeze MLP"),
         "norm_layer": module_class(nn.LayerNorm, "normalisation class of the squeeze MLP"),

@@ -8,10 +8,12 @@ fixed (1 for ``sum``; ``1/|P|`` for ``mean``), shaped ``(N, S)``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 from ..base import Fusion
-from ..options import flag
+from ..options import Option, flag
 from ..registry import register_fusion
 
 
@@ -24,7 +26,7 @@ class SumFusion(Fusion):
         stream_norm: non-affine LayerNorm on each projected stream.
     """
 
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "project": flag(None, allow_none=True, doc="project each stream to D (None: only if some C_i != D)"),
         "stream_norm": flag(True, doc="non-affine LayerNorm on each projected stream"),
     }

@@ -17,13 +17,23 @@ https://arxiv.org/abs/1706.03762; CLS pooling as in BERT/ViT.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..errors import StreamFuseError
 from ..layers.tokens import TokenEmbedding
-from ..options import choice, flag, module_class, positive_float, positive_int, probability
+from ..options import (
+    Option,
+    choice,
+    flag,
+    module_class,
+    positive_float,
+    positive_int,
+    probability,
+)
 from ..registry import register_fusion
 
 
@@ -41,7 +51,7 @@ class TransformerFusion(Fusion):
         stream_norm: LayerNorm on each projected stream (pooled mode).
     """
 
-    options = {
+    options: ClassVar[dict[str, Option]] = {
         "mode": choice("pooled", ("pooled", "tokens"), "one token per stream, or every position of every map"),
         "depth": positive_int(2, doc="encoder layers"),
         "num_heads": positive_int(4, doc="attention heads (D must be divisible by it)"),
