@@ -22,6 +22,7 @@ from .head import MultiStreamHead
 from .importance import StreamImportance, stream_importance
 from .registry import (
     FUSIONS,
+    check_fusion_option,
     create_fusion,
     fusion_option_defaults,
     fusion_option_specs,
@@ -39,6 +40,7 @@ __all__ = [
     "MultiStreamHead",
     "StreamFuseError",
     "StreamImportance",
+    "check_fusion_option",
     "create_fusion",
     "fusion_option_defaults",
     "fusion_option_specs",

@@ -49,6 +49,16 @@ def fusion_option_specs(name: str) -> dict:
     return dict(get_fusion_class(name).option_specs())
 
 
+def check_fusion_option(name: str, key: str, value):
+    """Validate one option value for method ``name`` without building it (e.g. a CLI argument
+    before any data is loaded): return the value, or raise ``StreamFuseError`` for an unknown
+    option or a value outside the declared range."""
+    specs = get_fusion_class(name).option_specs()
+    if key not in specs:
+        raise unknown_option(f"fusion {name!r}", key, specs)
+    return specs[key].check(key, value, name)
+
+
 def get_fusion_class(name: str) -> type[Fusion]:
     if not isinstance(name, str) or name not in FUSIONS:
         raise unknown_choice("fusion method", name, FUSIONS)

@@ -119,3 +119,12 @@ def test_head_options_checked():
 def test_duplicate_stream_names_after_str_refused():
     with pytest.raises(StreamFuseError, match=r"stream names must be distinct as strings; \['1'\] occur more than once"):
         streamfuse.create_fusion("sum", {1: 3, "1": 17})
+
+
+def test_check_fusion_option_without_building():
+    assert streamfuse.check_fusion_option("transformer", "depth", 3) == 3
+    assert streamfuse.check_fusion_option("scalar", "logit_scale", 5) == 5.0
+    with pytest.raises(StreamFuseError, match=r"transformer: option num_heads=0 is not valid; expected an int >= 1"):
+        streamfuse.check_fusion_option("transformer", "num_heads", 0)
+    with pytest.raises(StreamFuseError, match=r"fusion 'convex' has no option 'normalize'"):
+        streamfuse.check_fusion_option("convex", "normalize", "sigmoid")
