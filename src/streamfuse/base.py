@@ -16,8 +16,6 @@ other streams.
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -34,6 +32,7 @@ from .layers.masking import (
 )
 from .layers.projection import StreamProjection
 from .options import BASE_OPTIONS, Option
+from .stream_record import StreamRecord
 
 Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 
@@ -71,7 +70,7 @@ def parse_in_dims(in_dims, min_streams: int = 1, max_streams: int | None = None,
     return names, dims
 
 
-class Fusion(nn.Module):
+class Fusion(StreamRecord, nn.Module):
     """Fuse S streams into one ``(N, D)`` vector per sample.
 
     Call: ``fusion(streams, mask=None, return_weights=False)``
@@ -272,46 +271,6 @@ class Fusion(nn.Module):
             if p.is_floating_point():
                 return p.dtype
         return None
-
-    # ----------------------------------------------------------------------------- checkpoints
-    def stream_signature(self) -> dict:
-        return {"stream_names": list(self.stream_names), "in_dims": list(self.in_dims)}
-
-    def get_extra_state(self) -> torch.Tensor:
-        """The stream names and widths, as UTF-8 JSON in a uint8 tensor: a state dict of tensors
-        only stays loadable with ``weights_only=True`` and savable as safetensors."""
-        data = json.dumps({"streamfuse": 1, **self.stream_signature()}).encode()
-        return torch.tensor(list(data), dtype=torch.uint8)
-
-    def set_extra_state(self, state) -> None:
-        try:
-            raw = bytes(state.tolist()) if isinstance(state, torch.Tensor) else None
-            saved = json.loads(raw.decode()) if raw is not None else state
-            names, dims = list(saved["stream_names"]), list(saved["in_dims"])
-        except (AttributeError, TypeError, KeyError, ValueError) as err:
-            raise StreamFuseError(f"{self.name}: the state dict's stream record is unreadable ({err})") from None
-        mine = self.stream_signature()
-        if names != mine["stream_names"] or dims != mine["in_dims"]:
-            saved_s = ", ".join(f"{n}={c}" for n, c in zip(names, dims))
-            mine_s = ", ".join(f"{n}={c}" for n, c in zip(mine["stream_names"], mine["in_dims"]))
-            raise StreamFuseError(
-                f"{self.name}: these weights were trained for streams [{saved_s}] (names and widths, in "
-                f"order) but this fusion has [{mine_s}]; build it with the same in_dims (same names, "
-                f"same order) to load them"
-            )
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-        key = prefix + "_extra_state"
-        had = key in state_dict
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
-        if not had:  # a state dict saved before streams were recorded: load by position, say so
-            if key in missing_keys:
-                missing_keys.remove(key)
-            warnings.warn(
-                f"{self.name}: the state dict has no stream record ({key!r}); loaded by position "
-                f"without checking stream names and order {self.stream_names}",
-                stacklevel=3,
-            )
 
     # ----------------------------------------------------------------------------- helpers
     def build_projection(
