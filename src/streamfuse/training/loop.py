@@ -11,8 +11,9 @@ Balanced training (``balance``, see ``balance.py``) and stacked training (``stac
 see ``train_model``.
 
 Weight decay (``param_groups``): AdamW decays the matrices and convolution kernels only, not 1-D
-parameters (biases, norm scales) nor the parameters a ``Fusion`` registers itself (its weight
-logits, e.g. ``theta``, ``stream_bias``): decay on a weight logit pulls the weights back to uniform.
+parameters (biases, norm scales) nor what a module declares in ``no_weight_decay()`` (timm's
+convention; every ``Fusion`` names its weight logits and stream embeddings, e.g. ``theta``,
+``stream_bias``): decay on a weight logit pulls the weights back to uniform.
 ``decay_all=True`` decays every parameter.
 """
 
@@ -32,8 +33,8 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from ..base import Fusion
 from ..errors import StreamFuseError
+from ..weight_decay import no_weight_decay_ids
 from . import distributed
 from .balance import make_recipe
 from .models import baseline, build_model
@@ -107,13 +108,14 @@ def macro_f1(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> floa
 
 
 def param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
-    """AdamW groups: decayed (matrices, kernels) and not (1-D parameters, ``Fusion``-owned logits)."""
+    """AdamW groups: decayed (matrices, kernels) and not (1-D parameters and what each module
+    declares in ``no_weight_decay()``: fusion weight logits, stream embeddings)."""
     if decay_all:
         return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
-    logits = {id(p) for m in model.modules() if isinstance(m, Fusion) for p in m.parameters(recurse=False)}
+    skip = no_weight_decay_ids(model)
     decay, keep = [], []
     for p in model.parameters():
-        (keep if p.dim() <= 1 or id(p) in logits else decay).append(p)
+        (keep if id(p) in skip else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
 
