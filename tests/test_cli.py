@@ -111,6 +111,19 @@ def test_stacked_flag_reaches_the_training_config(command):
         assert _train_config(args).stacked is want
 
 
+@pytest.mark.parametrize("command", [["bench"], ["train"], ["sweep", "--stream", "rgb"]])
+def test_balance_defaults_to_the_preset_and_yields_to_aux_loss_and_stacked(command):
+    from streamfuse.bench.presets import PRESETS
+    from streamfuse.cli import _train_config, build_parser
+
+    def balance(*extra):
+        return _train_config(build_parser().parse_args([*command, *extra])).balance
+
+    assert balance() == PRESETS["video"]["balance"] == "warmstart"
+    assert balance("--balance", "gblend") == "gblend"
+    assert balance("--aux-loss", "0.5") == balance("--stacked") == "none"  # recipes of plain joint training
+
+
 def test_fusion_options_reach_the_model(tmp_path):
     """--fusion-option values are parsed as JSON, reach the fusion's constructor and the run record."""
     import json
@@ -165,6 +178,11 @@ def no_data(monkeypatch):
         (["bench", "--fusions", "transformer", "--fusion-option", "num_heads=0"], "fusion 'transformer'"),
         (["train", "--fusion", "cross_attention", "--fusion-option", "num_heads=0"], "fusion 'cross_attention'"),
         (["bench", "--fusions", "convex", "--fusion-option", "normalize=sigmoid"], "'normalize'"),
+        (["bench", "--balance", "blend"], "unknown --balance recipe 'blend'"),
+        (["train", "--balance", "gblend", "--aux-loss", "1"], "--aux-loss applies to plain joint training (--balance none)"),
+        (["bench", "--balance", "ogm", "--stacked"], "--stacked applies to plain joint training"),
+        (["bench", "--fusions", "late_learned", "--fusion-option", "stream_norm=true"], "not an option of 'late_learned'"),
+        (["bench", "--fusions", "late_learned", "--stream-dropout", "0.2"], "'late_learned' is a score-level model"),
     ],
 )
 def test_every_argument_is_checked_before_data_is_loaded(args, message, capsys, no_data):

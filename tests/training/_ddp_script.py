@@ -12,8 +12,7 @@ from .test_loop import synthetic  # noqa: E402  (run with -m, so the package imp
 out = sys.argv[1]
 streams, labels, spec = synthetic(n=96)
 for balance in ("none", "warmstart", "gblend", "ogm"):  # every recipe's extra step (OGM's all-reduced confidences) too
-    run_spec = dict(spec, stream_heads=balance != "none")
-    model, info = train_model(run_spec, streams, labels, TrainConfig(epochs=3, batch_size=16, seed=3, width=16, balance=balance))
+    model, info = train_model(spec, streams, labels, TrainConfig(epochs=3, batch_size=16, seed=3, width=16, balance=balance))
     rank = dist.get_rank()
     torch.save({"state": model.state_dict(), "world": dist.get_world_size(), "val": info["val_accuracy"]}, f"{out}/{balance}-rank{rank}.pt")
 # Both ranks finish writing before either tears the gloo group down: destroying it while the peer

@@ -128,7 +128,7 @@ def test_single_stream_models_are_reused_not_retrained():
 @pytest.mark.parametrize("method", ["attention", "late_learned"])
 def test_every_recipe_trains_and_learns(balance, method):
     streams, y, spec = synthetic(n=120)
-    spec = dict(spec, method=method, stream_heads=balance != "none" and method != "late_learned")
+    spec = dict(spec, method=method)
     cfg = TrainConfig(epochs=6, batch_size=16, seed=2, width=16, balance=balance)
     model, info = train_model(spec, streams, y, cfg)
     acc = (model(streams).argmax(1) == y).float().mean().item()
@@ -163,8 +163,13 @@ def test_bad_recipe_settings_are_refused():
         train_model(spec, streams, y, TrainConfig(epochs=1, balance="blend"))
     with pytest.raises(StreamFuseError, match="apply with balance='none'"):
         train_model(dict(spec, aux_loss=1.0), streams, y, TrainConfig(epochs=1, balance="gblend", aux_loss=1.0))
-    with pytest.raises(StreamFuseError, match="needs per-stream heads"):
-        train_model(spec, streams, y, TrainConfig(epochs=1, balance="ogm"))
+
+
+def test_recipe_heads_train_the_loss_and_leave_the_model():
+    streams, y, spec = synthetic(n=48)
+    model, _ = train_model(spec, streams, y, TrainConfig(epochs=1, batch_size=16, width=16, balance="gblend"))
+    assert not hasattr(model, "aux_heads")  # the model build_model(spec) makes: a checkpoint of it loads
+    assert set(model.state_dict()) == set(build_model(spec).state_dict())
 
 
 @pytest.mark.parametrize("method", ["scalar", "late_learned"])
@@ -173,7 +178,7 @@ def test_recipe_trained_models_round_trip_through_a_checkpoint_and_explain(tmp_p
     from streamfuse.training import load_checkpoint, save_checkpoint
 
     streams, y, spec = synthetic(n=60)
-    spec = dict(spec, method=method, stream_heads=method != "late_learned")
+    spec = dict(spec, method=method)
     cfg = TrainConfig(epochs=2, batch_size=16, seed=0, width=16, balance="warmstart")
     model, _ = train_model(spec, streams, y, cfg)
     save_checkpoint(tmp_path / "m.pt", model, spec, cfg.to_dict())

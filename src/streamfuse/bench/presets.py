@@ -21,11 +21,13 @@ from ..training.balance import BALANCE
 from ..training.models import MODEL_METHODS, baseline
 
 # Per-dataset training presets: what a run needs to converge on that data (see BENCHMARKS.md).
+# Fusion models train with the balance recipe that won on the bench (BENCHMARKS.md, "Balanced
+# training"): each stream alone first, then joint fine-tuning.
 PRESETS = {
-    "video": {"epochs": 15, "width": 32, "batch_size": 32, "lr": 3e-3, "patience": 8, "pool": "max"},
-    "mfeat": {"epochs": 40, "width": 256, "batch_size": 64, "lr": 1e-3, "patience": 10, "dropout": 0.5},
-    "basicmotions": {"epochs": 60, "width": 64, "batch_size": 16, "lr": 3e-3, "patience": 20, "val_fraction": 0.2},
-    "folder": {"epochs": 40, "width": 64, "batch_size": 64, "lr": 1e-3, "patience": 10},
+    "video": {"epochs": 15, "width": 32, "batch_size": 32, "lr": 3e-3, "patience": 8, "pool": "max", "balance": "warmstart"},
+    "mfeat": {"epochs": 40, "width": 256, "batch_size": 64, "lr": 1e-3, "patience": 10, "dropout": 0.5, "balance": "warmstart"},
+    "basicmotions": {"epochs": 60, "width": 64, "batch_size": 16, "lr": 3e-3, "patience": 20, "val_fraction": 0.2, "balance": "warmstart"},
+    "folder": {"epochs": 40, "width": 64, "batch_size": 64, "lr": 1e-3, "patience": 10, "balance": "warmstart"},
 }
 
 # Quick data settings for the default `streamfuse bench` (video, every method); any option given
@@ -121,9 +123,13 @@ def train_config(data: str, *, device: str = "cpu", stacked: bool = False, fusio
     if balance not in BALANCE:
         raise unknown_choice("--balance recipe", balance, BALANCE)
     if balance != "none" and (preset.get("aux_loss") or stacked):
+        # --aux-loss and --stacked are training recipes of their own, on plain joint training:
+        # asking for one replaces the preset's recipe; asking for both recipes is an error
         given = "--aux-loss" if preset.get("aux_loss") else "--stacked"
-        raise StreamFuseError(f"{given} applies to plain joint training (--balance none); --balance {balance} sets its own "
-                              f"per-stream losses and stages. Add --balance none to use {given}")
+        if overrides.get("balance") is not None:
+            raise StreamFuseError(f"{given} applies to plain joint training (--balance none); --balance {balance} sets its own "
+                                  f"per-stream losses and stages. Give one of them")
+        preset["balance"] = "none"
     if device == "cuda":
         import torch
 

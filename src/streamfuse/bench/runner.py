@@ -22,7 +22,6 @@ from ..importance import stream_importance
 from ..registry import FUSIONS, fusion_option_defaults, fusion_options, list_fusions
 from ..training import TrainConfig, macro_f1, predict, train_model
 from .._io import atomic_write_bytes
-from ..training.balance import needs_stream_heads
 from ..training.checkpoint import save_checkpoint
 from ..training.models import MODEL_METHODS, baseline
 
@@ -131,7 +130,6 @@ def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> di
         "pool": cfg.pool,
         "fusion_options": options if not baseline(method) else {},
         "aux_loss": cfg.aux_loss if not baseline(method) else 0.0,
-        "stream_heads": needs_stream_heads(cfg.balance) and not baseline(method),
     }
 
 

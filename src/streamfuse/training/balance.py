@@ -6,7 +6,8 @@ Classification Networks Hard?", CVPR 2020, https://arxiv.org/abs/1905.12681; Pen
 "Balanced Multimodal Learning via On-the-fly Gradient Modulation", CVPR 2022,
 https://arxiv.org/abs/2203.15332). A recipe changes how a fusion model is trained, never what it
 computes at inference; baselines (``late``, ``single:*``) ignore it. Every recipe except ``none``
-gives the model one classifier per stream (``stream_heads``), used by the loss only.
+trains one classifier per stream beside the fused head (``stream_heads``), used by the loss only
+and dropped from the trained model.
 
     none        CE(fused)                                         plain joint training
     warmstart   encoders started from each stream trained alone   MMAction2/pyskl's RGBPoseConv3D recipe
@@ -229,10 +230,6 @@ def check_balance(name) -> str:
     if not isinstance(name, str) or name not in BALANCE:
         raise unknown_choice("balance recipe", name, BALANCE)
     return name
-
-
-def needs_stream_heads(name: str) -> bool:
-    return BALANCE[check_balance(name)].stream_heads
 
 
 __all__ = ["BALANCE", "DEFAULT_BALANCE", "BalanceRecipe", "StreamFuseError", "make_recipe", "register_balance"]

@@ -37,7 +37,7 @@ from ..errors import StreamFuseError
 from ..weight_decay import no_weight_decay_ids
 from . import distributed
 from .balance import make_recipe
-from .models import baseline, build_model
+from .models import MODEL_METHODS, baseline, build_model
 
 
 @dataclass
@@ -186,7 +186,9 @@ def _solo_cfg(cfg: TrainConfig) -> TrainConfig:
 
 
 def _single_spec(spec: dict, stream: str) -> dict:
-    return dict(spec, method=f"single:{stream}", aux_loss=0.0, fusion_options={}, stream_heads=False)
+    single = dict(spec, method=f"single:{stream}", aux_loss=0.0, fusion_options={})
+    single.pop("stream_heads", None)
+    return single
 
 
 def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, float]:
@@ -273,9 +275,10 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
         encoder_states, pre_seconds = _train_singles(spec, train_streams, train_labels, cfg)
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    model = build_model(spec).to(device)
-    if recipe.stream_heads and not hasattr(model, "aux_heads") and not hasattr(model, "classifiers"):
-        raise StreamFuseError(f"balance={cfg.balance!r} needs per-stream heads: build the model spec with stream_heads=True")
+    # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
+    # unless the spec asks for them, so the model returned is the one ``build_model(spec)`` makes
+    needs_heads = recipe.stream_heads and method not in MODEL_METHODS
+    model = build_model(dict(spec, stream_heads=True) if needs_heads else spec).to(device)
     if encoder_states is not None:
         if cfg.stacked:
             model.freeze_encoders(encoder_states)
@@ -331,6 +334,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
+    if needs_heads and not spec.get("stream_heads") and model.aux_loss == 0:
+        del model.aux_heads
     info = {
         "train_seconds": time.perf_counter() - start + pre_seconds,
         "epochs_run": len(history),
