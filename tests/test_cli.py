@@ -182,7 +182,7 @@ def no_data(monkeypatch):
         (["train", "--balance", "gblend", "--aux-loss", "1"], "--aux-loss applies to plain joint training (--balance none)"),
         (["bench", "--balance", "ogm", "--stacked"], "--stacked applies to plain joint training"),
         (["bench", "--fusions", "late_learned", "--fusion-option", "stream_norm=true"], "not an option of 'late_learned'"),
-        (["bench", "--fusions", "late_learned", "--stream-dropout", "0.2"], "'late_learned' is a score-level model"),
+        (["train", "--fusion", "late_learned", "--stream-dropout", "0.2"], "'late_learned' is a score-level model"),
     ],
 )
 def test_every_argument_is_checked_before_data_is_loaded(args, message, capsys, no_data):
