@@ -90,6 +90,7 @@ def test_registry_builds_recognizer_with_our_head():
     assert type(model).__name__ == "MMRecognizer3D" and type(model.backbone).__name__ == "RGBPoseConv3D"
     assert isinstance(model.cls_head, StreamFuseHead) and model.cls_head.stream_names == ["rgb", "pose"]
     assert model.cls_head.head.fusion.dim == DEFAULT_DIM
+    assert model.cls_head.loss_components == ["rgb", "pose"]  # RGBPoseHead's default
 
 
 def test_loss_and_predict_modes():

@@ -71,11 +71,13 @@ class StreamFuseHead(BaseHead):
         dim: fused width D (default ``DEFAULT_DIM`` = 256; ``None``: the library default, the
             widest pathway).
         stream_names: names of the pathways (default ``('rgb', 'pose')`` for two).
-        loss_components: pathway names (``RGBPoseHead``'s argument, so a stock config keeps
-            working after its ``type`` is switched): each adds the loss of the same head with only
-            that pathway present (the others masked), keys ``<name>_loss_cls``,
-            ``<name>_top1_acc``..., which trains the head to classify from either pathway alone.
-            The fused loss (``loss_cls``, ``top1_acc``...) is always there.
+        loss_components: pathway names (``RGBPoseHead``'s argument, same default: every pathway):
+            each adds the loss of the same head with only that pathway present (the others
+            masked), keys ``<name>_loss_cls``, ``<name>_top1_acc``...: every pathway of the backbone
+            gets a direct training signal, as under ``RGBPoseHead``, and the head learns to classify
+            from either pathway alone. ``[]``: the fused loss only. The fused loss (``loss_cls``,
+            ``top1_acc``...) is always there. Trained from scratch on the bench (BENCHMARKS.md,
+            "MMAction2 RGBPoseConv3D"), the fused loss alone learned more slowly.
         loss_weights: one weight, or one per entry of ``loss_components``.
         fused_weight: weight of the fused loss.
         dropout: dropout before the classifier. ``pool``: ``'avg'`` or ``'max'``.
@@ -96,7 +98,7 @@ class StreamFuseHead(BaseHead):
         fusion: str = "adaptive",
         dim: int | None = DEFAULT_DIM,
         stream_names: Sequence[str] | None = None,
-        loss_components: Sequence[str] = (),
+        loss_components: Sequence[str] | None = None,
         loss_weights: float | Sequence[float] = 1.0,
         fused_weight: float = 1.0,
         dropout: float = 0.5,
@@ -116,8 +118,10 @@ class StreamFuseHead(BaseHead):
             label_smooth_eps=label_smooth_eps, topk=topk, average_clips=average_clips, init_cfg=init_cfg,
         )
         self.head = MultiStreamHead(dict(zip(names, widths)), num_classes, fusion, dim, pool, dropout, **fusion_options)
-        if isinstance(loss_components, str) or loss_components is None:
-            loss_components = [] if loss_components is None else [loss_components]
+        if loss_components is None:
+            loss_components = list(names)
+        elif isinstance(loss_components, str):
+            loss_components = [loss_components]
         bad = [c for c in loss_components if c not in names]
         if bad or len(set(loss_components)) != len(loss_components):
             raise StreamFuseError(
