@@ -11,8 +11,8 @@ pathways' input shapes follow the stock config's ratios: the pose pathway sees 4
 
 Heads compared, each with the same backbone initialisation, data order and optimiser per seed:
 ``rgbpose`` (stock ``RGBPoseHead``: one classifier per pathway, loss on each, test score = the two
-pathways' probabilities averaged 1:1), and ``StreamFuseHead`` variants (default ``dim=256`` and
-per-pathway losses unless named otherwise). Printed per head: test
+pathways' probabilities averaged 1:1), and ``StreamFuseHead`` variants (the integration's defaults, ``dim=512`` and
+per-pathway losses, unless named otherwise). Printed per head: test
 accuracy (mean +- sd over seeds), accuracy from each pathway alone (RGBPoseHead: that pathway's
 classifier; StreamFuseHead: the same head with the other pathway masked), the mean learned
 weight of rgb, head parameters and training seconds.
@@ -43,11 +43,11 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from streamfuse.integrations.mmaction import StreamFuseHead  # noqa: E402
 
 HEADS = {
-    # the stock config's head_cfg, and the same line with only `type` switched
+    # the stock config's head_cfg, and the same line with only `type` switched (integration defaults)
     "rgbpose": dict(type="RGBPoseHead", loss_components=["rgb", "pose"], loss_weights=[1.0, 1.0]),
     "adaptive": dict(type="StreamFuseHead", fusion="adaptive", loss_components=["rgb", "pose"], loss_weights=[1.0, 1.0]),
-    "adaptive, fused loss only": dict(type="StreamFuseHead", fusion="adaptive", loss_components=[]),
-    "adaptive, D=512": dict(type="StreamFuseHead", fusion="adaptive", dim=512),
+    "adaptive, D=256": dict(type="StreamFuseHead", fusion="adaptive", dim=256),
+    "adaptive, D=256, fused loss only": dict(type="StreamFuseHead", fusion="adaptive", dim=256, loss_components=[]),
     "attention": dict(type="StreamFuseHead", fusion="attention"),
 }
 WIDTHS = (512, 128)
@@ -162,7 +162,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--heads", nargs="+", default=["rgbpose", "adaptive", "adaptive, fused loss only", "adaptive, D=512"],
+    parser.add_argument("--heads", nargs="+", default=["rgbpose", "adaptive, D=256", "adaptive, D=256, fused loss only", "adaptive"],
                         choices=list(HEADS))
     parser.add_argument("--out", type=Path, help="write the markdown table here (refuses to overwrite)")
     args = parser.parse_args()

@@ -250,4 +250,4 @@ def test_example_config_is_the_stock_one_with_our_head():
     assert {k: v for k, v in cfg.model.cls_head.items() if k != "fusion"} == {**stock.model.cls_head, "type": "StreamFuseHead"}
     assert "streamfuse.integrations.mmaction" in cfg.custom_imports.imports
     head = MODELS.build(cfg.model.cls_head)
-    assert sum(p.numel() for p in head.parameters()) < 3e6  # vs ~36 M for the stock backbone
+    assert sum(p.numel() for p in head.parameters()) < 6e6  # adaptive at D=512: 2.9 M, vs ~36 M for the stock backbone

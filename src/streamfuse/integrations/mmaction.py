@@ -37,9 +37,10 @@ from mmaction.models.heads.base import BaseHead  # noqa: E402
 from mmaction.registry import MODELS  # noqa: E402
 
 #: Fused width D of the integration's head. The library default (the widest stream, 2048 here)
-#: makes heads of 5-73 M parameters at RGBPoseConv3D's widths; 256 keeps every method at
-#: 0.7-2.6 M (README) next to a 36 M backbone.
-DEFAULT_DIM = 256
+#: makes heads of 5-73 M parameters at RGBPoseConv3D's widths; 512 (the pose pathway's width)
+#: keeps every method at 1.3-5.6 M (README) next to a 36 M backbone. 256 (0.7-2.6 M) scored
+#: 2.5 points lower on the CPU bench (BENCHMARKS.md, "MMAction2 RGBPoseConv3D"; 2 seeds, noisy).
+DEFAULT_DIM = 512
 
 
 def _stream_names(in_channels, stream_names) -> tuple[list[str], list[int]]:
@@ -69,7 +70,7 @@ class StreamFuseHead(BaseHead):
         in_channels: pathway widths in the backbone's output order, e.g. ``(2048, 512)``, or a
             name->width dict.
         fusion: a ``streamfuse.list_fusions()`` name.
-        dim: fused width D (default ``DEFAULT_DIM`` = 256; ``None``: the library default, the
+        dim: fused width D (default ``DEFAULT_DIM`` = 512; ``None``: the library default, the
             widest pathway).
         stream_names: names of the pathways (default ``('rgb', 'pose')`` for two).
         loss_components: pathway names (``RGBPoseHead``'s argument, same default: every pathway):
@@ -77,8 +78,9 @@ class StreamFuseHead(BaseHead):
             masked), keys ``<name>_loss_cls``, ``<name>_top1_acc``...: every pathway of the backbone
             gets a direct training signal, as under ``RGBPoseHead``, and the head learns to classify
             from either pathway alone. ``[]``: the fused loss only. The fused loss (``loss_cls``,
-            ``top1_acc``...) is always there. Trained from scratch on the bench (BENCHMARKS.md,
-            "MMAction2 RGBPoseConv3D"), the fused loss alone learned more slowly.
+            ``top1_acc``...) is always there. On the CPU bench (BENCHMARKS.md, "MMAction2
+            RGBPoseConv3D", D=256) the fused loss alone gave 45.6 +- 9.7 % against 48.6 +- 4.6 %
+            with both pathway losses (2 seeds, one better each way: not conclusive).
         loss_weights: one weight, or one per entry of ``loss_components``.
         fused_weight: weight of the fused loss.
         dropout: dropout before the classifier. ``pool``: ``'avg'`` or ``'max'``.
