@@ -74,6 +74,11 @@ class BalanceRecipe:
     def loss(self, out, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, y)
 
+    def on_epoch_start(self, model, epoch: int, epochs: int) -> bool:
+        """Called before each epoch (0-based) with the unwrapped model; True when it changed
+        which parameters train (the loop then re-wraps the model for DDP)."""
+        return False
+
     def after_backward(self, model, out, y: torch.Tensor, all_sum) -> None:
         pass
 
@@ -108,6 +113,24 @@ class WarmStart(BalanceRecipe):
     def loss(self, out, y):
         scores, aux = out
         return F.cross_entropy(scores, y) + _stream_ces(aux, y).mean()
+
+
+@register_balance("lpft")
+class ProbeThenFineTune(WarmStart):
+    """``warmstart`` whose first third of the epochs trains the heads only (encoders frozen, as
+    trained alone), then everything: linear probing then fine-tuning (Kumar et al., "Fine-Tuning
+    can Distort Pretrained Features and Underperform Out-of-Distribution", ICLR 2022,
+    https://arxiv.org/abs/2202.10054), so a fresh fusion head learns to read every stream before
+    its gradients reach the encoders."""
+
+    def on_epoch_start(self, model, epoch, epochs):
+        frozen = epoch < math.ceil(epochs / 3)
+        if frozen == model.frozen_encoders:
+            return False
+        model.encoders.requires_grad_(not frozen)
+        model.frozen_encoders = frozen
+        model.train()
+        return True
 
 
 @register_balance("gblend")

@@ -302,6 +302,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
         sampler.set_epoch(epoch)
         order = torch.tensor(list(iter(sampler)))
         net.train()
+        if recipe.on_epoch_start(model, epoch, cfg.epochs) and world > 1:
+            net = DistributedDataParallel(model)  # DDP fixes the trained parameters when it wraps
         for i in range(0, len(order), cfg.batch_size):
             b = order[i : i + cfg.batch_size]
             batch = {k: v[b].to(device, non_blocking=True) for k, v in tr_streams.items()}
