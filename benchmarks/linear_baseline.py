@@ -17,7 +17,7 @@ import statistics
 import sys
 
 from streamfuse.bench.linear import linear_spec, train_linear
-from streamfuse.cli import PRESETS, QUICK_DATA, _json_options, _preset_name
+from streamfuse.bench.presets import PRESETS, QUICK_DATA, parse_json_options, preset_name
 from streamfuse.data import load_data
 from streamfuse.training import predict
 
@@ -29,9 +29,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--data-option", action="append", metavar="KEY=VALUE")
     p.add_argument("--streams", default="all,each", help="'all' (concatenated), 'each' (one by one) or both (default)")
     args = p.parse_args(argv)
-    opts = dict(QUICK_DATA.get(args.data, {}), **_json_options(args.data_option, "--data-option"))
+    opts = dict(QUICK_DATA.get(args.data, {}), **parse_json_options(args.data_option, "data_option"))
     data = load_data(args.data, **opts)
-    val_fraction = PRESETS[_preset_name(args.data)].get("val_fraction", 0.15)
+    val_fraction = PRESETS[preset_name(args.data)].get("val_fraction", 0.15)
     spec = linear_spec(data)
     groups = {"all streams": list(data.stream_names)} if "all" in args.streams else {}
     if "each" in args.streams:

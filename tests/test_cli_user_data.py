@@ -1,10 +1,12 @@
 """User data through the CLI: standardisation on by default (and off on request), stored in the
 checkpoint and applied by `explain`; training settings sized from the data."""
 
+import json
+
 import numpy as np
 import torch
 
-from streamfuse.bench.presets import sized_settings
+from streamfuse.bench.sizing import sized_settings
 from streamfuse.cli import main
 from streamfuse.data import load_data
 from streamfuse.training import load_checkpoint
@@ -71,3 +73,24 @@ def test_linear_baseline_trains_saves_and_explains(tmp_path, capsys):
     assert "small" in capsys.readouterr().out
     assert main(["train", "--data", str(folder), "--fusion", "linear", "--stacked", "--save", str(tmp_path / "x.pt")]) == 2
     assert "logistic regression" in capsys.readouterr().err
+
+
+def test_bench_and_sweep_folders_hold_the_sized_settings_and_resume(tmp_path, capsys):
+    """The results folders are checked against the settings sized from the data (not the preset's),
+    so the same command resumes instead of refusing its own folder."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    user_folder(folder)
+    tiny = ["--data", str(folder), "--fusions", "scalar", "--epochs", "1", "--width", "8", "--quiet"]
+    bench = ["bench", *tiny, "--no-baselines", "--out", str(tmp_path / "b")]
+    sweep = ["sweep", *tiny, "--stream", "big", "--noise", "0,1", "--out", str(tmp_path / "s")]
+    for args, out, count in ((bench, tmp_path / "b", 1), (sweep, tmp_path / "s", 2)):
+        assert main(args) == 0
+        runs = sorted(out.rglob("runs/*.json"))
+        assert len(runs) == count
+        stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs}
+        assert main(args) == 0  # resumed: nothing retrained or rewritten
+        assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in runs} == stamps
+    # batch size and patience sized from 72 training samples; the given epochs and width kept
+    train = json.loads((tmp_path / "b" / "results.json").read_text())["config"]["train"]
+    assert (train["batch_size"], train["patience"], train["epochs"], train["width"], train["standardize"]) == (16, 37, 1, 8, True)

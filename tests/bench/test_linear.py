@@ -1,6 +1,5 @@
 """The `linear` baseline: logistic regression with C chosen on the validation split, in every table."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -10,7 +10,8 @@ import statistics
 from pathlib import Path
 
 from ..importance.spearman import spearman
-from ..training.checkpoint import atomic_write_bytes
+from .._io import atomic_write_bytes, save_figure
+from ..training.models import baseline
 
 
 def _mean_std(values):
@@ -156,13 +157,12 @@ def write_plots(out: Path, rows: list[dict], streams: list[str]) -> None:
 
 
 def _save(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
+    save_figure(fig, path)
 
 
 def _is_fusion(method: str) -> bool:
-    return method not in ("late", "linear") and not method.startswith("single:")
+    """Fusion methods, ``late_learned`` (learned score-level fusion) included; not the baselines."""
+    return not baseline(method)
 
 
 def baseline_verdict(rows: list[dict]) -> str:

@@ -114,8 +114,8 @@ def _channel_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def standardize_splits(splits: dict[str, dict[str, np.ndarray]], stream_names: list[str]) -> None:
     """Z-score ``splits[split][stream]`` in place, per channel, with the TRAIN split's statistics
-    (``streamfuse.training.standardize.channel_stats``: a constant channel is centred only)."""
-    from streamfuse.training.standardize import channel_stats
+    (``streamfuse._stats.channel_stats``: a constant channel is centred only)."""
+    from streamfuse._stats import channel_stats
 
     for name in stream_names:
         x = splits["train"][name]

@@ -13,8 +13,9 @@ stream and per channel, inside the model:
     image    (N, C, H, W)     likewise
     video    (N, C, T, H, W)  likewise
 
-``channel_stats`` is the one implementation of these statistics; the built-in loaders' own
-``standardize=`` options (mfeat, basicmotions) call it too. A (near-)constant channel -- std at
+``channel_stats`` (``streamfuse/_stats.py``, below the data layer) is the one implementation of
+these statistics; the built-in loaders' own ``standardize=`` options (mfeat, basicmotions) call
+it too. A (near-)constant channel -- std at
 most ``REL_EPS`` times its magnitude -- is centred only (divided by 1), so nothing is divided by
 ~0. ``StreamStandardizer`` holds the statistics as buffers, so they travel in the model's
 ``state_dict`` (and hence in checkpoints); ``explain``, ``stream_importance`` and any later
@@ -29,23 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._stats import REL_EPS, channel_stats  # noqa: F401 - REL_EPS re-exported
 from ..errors import StreamFuseError
-
-REL_EPS = 1e-6  # a channel whose std is <= REL_EPS * max(1, |mean|) counts as constant
-
-
-def channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and std ``(C,)`` (float64) of ``x`` ``(N, C, *spatial)`` over every axis but 1.
-
-    The std is the population std (ddof 0); a constant channel gets std 1 (centred only).
-    """
-    if x.dim() < 2 or x.shape[0] == 0:
-        raise StreamFuseError(f"standardisation needs a (N>0, C, ...) tensor to fit on; got shape {tuple(x.shape)}")
-    flat = x.detach().to(torch.float64).transpose(0, 1).reshape(x.shape[1], -1)
-    mean = flat.mean(1)
-    std = flat.std(1, correction=0)
-    constant = std <= REL_EPS * mean.abs().clamp(min=1.0)
-    return mean, torch.where(constant, torch.ones_like(std), std)
 
 
 class _ChannelAffine(nn.Module):
