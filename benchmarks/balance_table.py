@@ -44,9 +44,10 @@ def main(folders: list[str]) -> None:
             weights, shap = "-", "-"
             if "importance" in rs[0]:
                 table = rs[0]["importance"]["table"]
-                w = [statistics.mean(r["importance"]["table"][i].get("weight") or 0.0 for r in rs) for i in range(len(table))]
+                if table[0].get("weight") is not None:  # concat, lowrank and linear have no weights
+                    w = [statistics.mean(r["importance"]["table"][i]["weight"] for r in rs) for i in range(len(table))]
+                    weights = " / ".join(f"{t['stream']} {v:.2f}" for t, v in zip(table, w))
                 sh = [statistics.mean(r["importance"]["table"][i].get("shapley_acc") or 0.0 for r in rs) for i in range(len(table))]
-                weights = " / ".join(f"{t['stream']} {v:.2f}" for t, v in zip(table, w))
                 shap = " / ".join(f"{v:.3f}" for v in sh)
             secs = statistics.mean(r["train_seconds"] for r in rs)
             ratio = f"{secs / base_seconds[method]:.1f}" if method in base_seconds and base_seconds[method] > 0 else "-"
