@@ -4,7 +4,9 @@ For each noise level the data is reloaded with that much additive Gaussian noise
 stream (std relative to the stream's own), every requested method is trained (as a resumable
 bench in ``OUT/noise-<level>``), and the mean learned weight and accuracy-Shapley value of every
 stream are collected. Writes ``sweep.csv`` and ``sweep.png`` and prints, per method, whether the
-degraded stream's weight and Shapley value fall monotonically (within ``TOLERANCE``).
+degraded stream's weight and Shapley value fall: "yes" when no step from one noise level to the
+next rises by more than ``TOLERANCE`` and the last value is more than ``TOLERANCE`` below the
+first (``trend``); otherwise "no" with why (flat, rises, or not monotone).
 """
 
 from __future__ import annotations
@@ -19,12 +21,27 @@ from ..training.checkpoint import atomic_write_bytes
 from .report import aggregate
 from .runner import BenchConfig, check_fusion_options, parse_methods, run_bench
 
-TOLERANCE = 0.02  # a rise of up to 0.02 between consecutive levels still counts as "falling"
+TOLERANCE = 0.02  # a step may rise by up to this and still count as falling; the net fall must exceed it
+
+
+def trend(values: list[float], tol: float = TOLERANCE) -> str:
+    """``"yes"`` when the values fall (no step rises by more than ``tol``, and last < first - ``tol``);
+    else ``"no: flat"`` (net change within ``tol``), ``"no: rises"`` or ``"no: not monotone"``."""
+    vals = [v for v in values if v is not None]
+    if len(vals) < 2:
+        return "no: fewer than 2 values"
+    steps_ok = all(b <= a + tol for a, b in zip(vals, vals[1:]))
+    if steps_ok and vals[-1] < vals[0] - tol:
+        return "yes"
+    if abs(vals[-1] - vals[0]) <= tol and max(vals) - min(vals) <= 2 * tol:
+        return "no: flat"
+    if vals[-1] > vals[0] + tol:
+        return "no: rises"
+    return "no: not monotone"
 
 
 def is_monotone_falling(values: list[float], tol: float = TOLERANCE) -> bool:
-    vals = [v for v in values if v is not None]
-    return all(b <= a + tol for a, b in zip(vals, vals[1:]))
+    return trend(values, tol) == "yes"
 
 
 def run_sweep(args, levels: list[float]) -> int:
@@ -46,7 +63,7 @@ def run_sweep(args, levels: list[float]) -> int:
             data=args.data, data_options=opts, data_seed=args.data_seed, methods=methods, seeds=args.seeds,
             out=str(Path(args.out) / f"noise-{level:g}"), train=train, baselines=False,
         )
-        print(f"sweep: {args.stream} noise {level:g}", file=sys.stderr)
+        print(f"sweep: {args.stream} noise {level:g} -> {bench.out}", file=sys.stderr)
         runs = run_bench(bench, data, progress_factory=_progress_factory(args.quiet))
         for r in aggregate(runs, streams):
             row = {"noise": level, "method": r["method"], "accuracy": r["accuracy"]}
@@ -67,8 +84,9 @@ def run_sweep(args, levels: list[float]) -> int:
         ws = [r[f"weight[{args.stream}]"] for r in rows if r["method"] == m]
         ss = [r[f"shapley_acc[{args.stream}]"] for r in rows if r["method"] == m]
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-        print(f"| {m} | {' '.join(map(fmt, ws))} | {is_monotone_falling(ws)} | {' '.join(map(fmt, ss))} | {is_monotone_falling(ss)} |")
-    print(f"\nwrote {out}/sweep.csv and sweep.png (tolerance {TOLERANCE})")
+        print(f"| {m} | {' '.join(map(fmt, ws))} | {trend(ws)} | {' '.join(map(fmt, ss))} | {trend(ss)} |")
+    print(f"\nfalls = no step up by more than {TOLERANCE} and the last value more than {TOLERANCE} below the first")
+    print(f"wrote {out}/sweep.csv and sweep.png (per-level runs in {out}/noise-<level>/)")
     return 0
 
 

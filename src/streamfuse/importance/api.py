@@ -12,7 +12,7 @@ from .bootstrap import bootstrap as run_bootstrap
 from .bootstrap import per_row_measures
 from .coalitions import CoalitionGame
 from .inputs import accepts, check_baseline, model_device, unpack_data
-from .result import AGREEMENT, StreamImportance, chance_warning, compute_agreement, make_verdict
+from .result import AGREEMENT, StreamImportance, chance_warning, compute_agreement, leading_streams, make_verdict
 from .shapley import exact_shapley, sampled_shapley
 
 METHODS = ("weights", "ablation", "shapley")
@@ -295,6 +295,7 @@ def stream_importance(
         ),
         warning=warning,
         agreement_ci=agreement_ci,
+        leaders=leading_streams(list(d.names), table, boot, warning),
         bootstrap=boot.resamples if boot is not None else 0,
         methods=methods,
         masking=masking,

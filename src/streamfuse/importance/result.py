@@ -107,6 +107,25 @@ def _ties(table, streams, key, top, boot) -> list[int]:
     return tied
 
 
+def _source(table) -> tuple[str, str]:
+    """The measure the verdict ranks by: Shapley log-likelihood, else ablation, else weights."""
+    if any(row.get("shapley_loglik") is not None for row in table):
+        return "Shapley", "shapley_loglik"
+    if any(row.get("ablation_loss_increase") is not None for row in table):
+        return "ablation", "ablation_loss_increase"
+    return "weights", "weight"
+
+
+def leading_streams(streams: list[str], table: list[dict], boot=None, warning: str | None = None) -> list[str]:
+    """The stream(s) the verdict names as carrying the most information: one, several for a TIE,
+    none when there is no claim (a warning, no stream improving on nothing, or weights only)."""
+    src, key = _source(table)
+    top = _argmax([row.get(key) for row in table])
+    if warning or src == "weights" or top is None or not table[top][key] > 0:
+        return []
+    return [streams[i] for i in [top] + _ties(table, streams, key, top, boot)]
+
+
 def _agreement_phrase(rho, ci) -> str:
     """Which group a weights-vs-measure correlation falls in: by its 95% interval when there is one
     (all of it >= 0.7 agree, all <= 0.3 DISAGREE, all between partly agree, else not settled), by
@@ -130,12 +149,7 @@ def make_verdict(
     if warning:
         return warning
     col = lambda key: [row.get(key) for row in table]  # noqa: E731
-    if any(v is not None for v in col("shapley_loglik")):
-        src, key = "Shapley", "shapley_loglik"
-    elif any(v is not None for v in col("ablation_loss_increase")):
-        src, key = "ablation", "ablation_loss_increase"
-    else:
-        src, key = "weights", "weight"
+    src, key = _source(table)
     top = _argmax(col(key))
     if top is None:
         if src == "weights" and weights_requested and not weights_returned:
@@ -169,7 +183,7 @@ def make_verdict(
     elif row[key] > 0:
         claim = f"stream {name!r} carries the most information per {src} ({detail})"
         if how.startswith("95% bootstrap") and len(streams) > 1:
-            claim += f"; ahead of every other stream beyond the {how}"
+            claim += f"; its lead over every other stream is outside the {how}"
     elif src == "Shapley":
         nothing = "the class prior" if empty == "prior" else "all streams at their baseline"
         claim = f"no stream improves on {nothing} per Shapley (best: {name!r}, {detail})"
@@ -228,7 +242,8 @@ class StreamImportance:
     model has no weights) and, for sampled Shapley, ``shapley_acc_ci95`` / ``shapley_loglik_ci95``
     as ``(low, high)``; with a bootstrap every measured column has ``<column>_ci95`` (95% interval
     over resamples of the test rows) and ``agreement_ci`` the interval of each Spearman
-    correlation. ``warning`` is set when the model is no better than chance or the class prior.
+    correlation. ``leaders``: the stream the verdict names as carrying the most information, several
+    when it calls a tie, none without a claim. ``warning`` is set when the model is no better than chance or the class prior.
     ``per_class`` (with ``per_class=True``) is a list of
     ``{"class", "num_rows", "full_accuracy", "table"}`` for every class present in the labels.
     """
@@ -253,6 +268,7 @@ class StreamImportance:
     warning: str | None = None
     agreement_ci: dict[str, tuple[float, float] | None] | None = None
     bootstrap: int = 0
+    leaders: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------ output
     def to_dict(self) -> dict:

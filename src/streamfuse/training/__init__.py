@@ -1,6 +1,6 @@
 """Training layer above the core library: reference encoders and models, loop, checkpoints."""
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, load_trained, save_checkpoint
 from .encoders import ENCODERS, ImageEncoder, SequenceEncoder, VectorEncoder, VideoEncoder, make_encoder
 from .loop import TrainConfig, macro_f1, predict, stratified_split, train_model
 from .models import LateFusionNet, MultiStreamNet, build_model
@@ -16,6 +16,7 @@ __all__ = [
     "VideoEncoder",
     "build_model",
     "load_checkpoint",
+    "load_trained",
     "macro_f1",
     "make_encoder",
     "predict",

@@ -60,3 +60,31 @@ def load_checkpoint(path, map_location="cpu"):
     except RuntimeError as exc:
         raise StreamFuseError(f"checkpoint {str(path)!r}: weights do not match its model spec: {exc}") from exc
     return model.eval(), payload
+
+
+def load_trained(path, data=None, map_location="cpu"):
+    """Load a model written by ``streamfuse train --save PATH`` together with the data it was trained on.
+
+    Returns ``(model, data)``: the model in eval mode and a ``streamfuse.data.MultiStreamData``
+    rebuilt from what the checkpoint records (dataset name or folder, generator seed and options);
+    ``data.test`` is the held-out split, ready for ``streamfuse.stream_importance(model, data.test)``.
+    ``data=`` (a dataset name or folder) loads other data instead, as ``streamfuse explain --data``.
+
+        >>> model, data = load_trained("model.pt")                            # doctest: +SKIP
+        >>> report = streamfuse.stream_importance(model, data.test)           # doctest: +SKIP
+
+    Needs the ``bench`` extra (numpy) for the data loaders.
+    """
+    from ..data import load_data  # training sits beside data; imported only when asked for
+
+    model, payload = load_checkpoint(path, map_location=map_location)
+    cfg = payload.get("config") or {}
+    if data is None:
+        spec = cfg.get("data")
+        if spec is None:
+            raise StreamFuseError(f"checkpoint {str(path)!r} does not record its data; pass data= (a dataset name or folder)")
+        options, seed = dict(cfg.get("data_options") or {}), int(cfg.get("data_seed", 0))
+    else:
+        spec, options, seed = data, {}, 0
+    return model, load_data(spec, seed=seed, **options)
+
