@@ -526,7 +526,7 @@ def test_a_model_below_chance_or_the_class_prior_gets_a_warning_and_no_claim():
     xs, y = twin_data()
     r = stream_importance(SumOfTwo(flip=True), (xs, y))  # anti-correlated: far below chance
     assert r.full_accuracy < 0.5
-    assert r.warning is not None and r.verdict.startswith("WARNING: the model is no better than guessing")
+    assert r.warning is not None and r.verdict.startswith("WARNING: the model does no better than chance or the class prior")
     assert "chance 50.0% (1/K, K=2)" in r.verdict and "carries the most information" not in r.verdict
     assert r.to_markdown().startswith(f"**{r.warning}**") and str(r).startswith(r.warning)
     # above chance but below the class prior: 3/4 of the labels are class 1, the model is right on 60%

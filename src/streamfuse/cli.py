@@ -310,7 +310,7 @@ def _importance_plot(imp, path: Path) -> dict:
         note = None
         if all(v == 0 for v in vals) and err is None or all(v == 0 for v in vals) and not any(max(e) for e in err):
             note = "all streams exactly 0" + (": removing any one stream changes no prediction" if key == "ablation_acc_drop" else "")
-            ax.text(0.5, 0.6, textwrap.fill(note, 30), ha="center", va="center", transform=ax.transAxes, color="#666666")
+            ax.text(0.5, 0.72, textwrap.fill(note, 30), ha="center", va="center", transform=ax.transAxes, color="#666666")
             ax.set_ylim(-1, 1)
         elif leaders and key != "weight":
             for i, n in enumerate(names):

@@ -84,7 +84,7 @@ def chance_warning(full_accuracy: float, class_counts) -> str | None:
         return None
     majority = max(range(k), key=lambda c: counts[c])
     return (
-        f"WARNING: the model is no better than guessing: accuracy {100 * full_accuracy:.1f}% vs chance "
+        f"WARNING: the model does no better than chance or the class prior: accuracy {100 * full_accuracy:.1f}% vs chance "
         f"{100 * chance:.1f}% (1/K, K={k}) and the class prior {100 * prior:.1f}% (always answering class "
         f"{majority}). It has learned nothing these measurements could attribute to a stream, so no stream "
         f"is named as carrying the information; the table is for diagnosis only."
