@@ -280,7 +280,7 @@ def stream_importance(
             })
     agreement = compute_agreement(table)
     v_full, v_empty = game.value(full), game.value(0)
-    warning = chance_warning(float(v_full[0]), counts)
+    warning = game.nonfinite_message() or chance_warning(float(v_full[0]), counts)
     return StreamImportance(
         streams=list(d.names),
         table=table,

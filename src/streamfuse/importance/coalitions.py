@@ -72,6 +72,7 @@ class CoalitionGame:
         # weights (N, S), for the bootstrap over test rows (bootstrap.py)
         self._rows: dict[int, torch.Tensor] = {}
         self.weight_rows: torch.Tensor | None = None
+        self.nonfinite: dict[int, int] = {}  # coalition -> rows with NaN/Inf class scores
 
     # ------------------------------------------------------------------------------ values
     def value(self, coalition: int) -> torch.Tensor:
@@ -104,7 +105,7 @@ class CoalitionGame:
                 scores, w = self._forward(xb, filled, present[j], keep[j], want_w)
                 if k is None:
                     k = self._first_output(scores)
-                self._check_finite(scores, keep[j])
+                self._count_nonfinite(scores, todo[j])
                 if correct is None:
                     correct = torch.zeros(len(todo), k, dtype=torch.float64, device=self.device)
                     ll = torch.zeros(len(todo), k, dtype=torch.float64, device=self.device)
@@ -145,15 +146,25 @@ class CoalitionGame:
             return torch.stack([(y == int(p.argmax())).double(), logp[y]], 1)
         return self._rows[coalition]
 
-    def _check_finite(self, scores: torch.Tensor, keep: list[bool]) -> None:
-        bad = ~torch.isfinite(scores).all(dim=1)
-        if bool(bad.any()):
-            present = [n for n, k in zip(self.data.names, keep) if k]
-            raise StreamFuseError(
-                f"model output: {int(bad.sum())} of {scores.shape[0]} rows in a batch have NaN/Inf class "
-                f"scores with streams {present} present (inputs are finite); importance needs finite "
-                f"scores -- check the model's weights and numerics"
-            )
+    def _count_nonfinite(self, scores: torch.Tensor, coalition: int) -> None:
+        """Rows whose class scores hold NaN/Inf, per coalition (``nonfinite``): reported as the cause
+        when the values cannot be trusted, rather than as a missing measurement."""
+        bad = int((~torch.isfinite(scores).all(dim=1)).sum())
+        if bad:
+            self.nonfinite[coalition] = self.nonfinite.get(coalition, 0) + bad
+
+    def nonfinite_message(self) -> str | None:
+        """Why no importance can be trusted when the model returned NaN/Inf scores, else None."""
+        if not self.nonfinite:
+            return None
+        c = self.full if self.full in self.nonfinite else max(self.nonfinite, key=self.nonfinite.get)
+        present = [n for i, n in enumerate(self.data.names) if (c >> i) & 1]
+        return (
+            f"no importance could be computed: the model returns NaN/Inf class scores on {self.nonfinite[c]} of "
+            f"{self.data.num_rows} rows with streams {present} present ({len(self.nonfinite)} of the coalitions "
+            f"evaluated are affected) although the inputs are finite -- check the model's weights and numerics "
+            f"(e.g. a diverged training run)"
+        )
 
     # ------------------------------------------------------------------------------ helpers
     def _forward(self, xb, filled, present: torch.Tensor, keep: list[bool], want_weights: bool):

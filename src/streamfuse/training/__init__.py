@@ -1,4 +1,9 @@
-"""Training layer above the core library: reference encoders and models, loop, checkpoints."""
+"""Training layer above the core library: reference encoders and models, loop, checkpoints.
+
+``load_trained("model.pt")`` returns a model written by ``streamfuse train --save`` with the data
+it was trained on (``data.test`` is its held-out split); ``load_checkpoint`` returns the model and
+the raw checkpoint payload.
+"""
 
 from .checkpoint import load_checkpoint, load_trained, save_checkpoint
 from .encoders import ENCODERS, ImageEncoder, SequenceEncoder, VectorEncoder, VideoEncoder, make_encoder
