@@ -312,7 +312,8 @@ def test_attention_head_dict_and_list_inputs_agree_and_find_pose():
     assert pose["weight"] > rgb["weight"] and pose["shapley_loglik"] > rgb["shapley_loglik"]
     assert pose["ablation_acc_drop"] > 0.2
     assert r.agreement["weights_vs_ablation"] == 1.0 and r.agreement["weights_vs_shapley"] == 1.0
-    assert r.verdict.startswith("weights agree with ablation and Shapley (Spearman 1.00, 1.00; 95% bootstrap interval 1.00 to 1.00")
+    assert r.verdict.startswith(
+        "weights agree with ablation and Shapley (Spearman 1.00, 1.00; 95% bootstrap interval 1.00 to 1.00")
     assert "stream 'pose' carries the most information" in r.verdict
     assert sum(row["shapley_acc"] for row in r.table) == pytest.approx(r.full_accuracy - r.empty_accuracy, abs=1e-12)
     text, md = str(r), r.to_markdown()

@@ -309,7 +309,8 @@ def _importance_plot(imp, path: Path) -> dict:
         ax.margins(y=0.15)  # room for the top/tie labels
         note = None
         if all(v == 0 for v in vals) and err is None or all(v == 0 for v in vals) and not any(max(e) for e in err):
-            note = "all streams exactly 0" + (": removing any one stream changes no prediction" if key == "ablation_acc_drop" else "")
+            why = ": removing any one stream changes no prediction" if key == "ablation_acc_drop" else ""
+            note = "all streams exactly 0" + why
             ax.text(0.5, 0.72, textwrap.fill(note, 30), ha="center", va="center", transform=ax.transAxes, color="#666666")
             ax.set_ylim(-1, 1)
         elif leaders and key != "weight":
@@ -355,7 +356,8 @@ def cmd_list(args) -> int:
 def _add_data_args(p, default="video"):
     which = ("default: the data recorded in the checkpoint, with its options and seed" if default is None
              else f"default {default}")
-    p.add_argument("--data", default=default, help=f"video (generated) | mfeat | basicmotions | PATH to a folder of .npz files ({which})")
+    p.add_argument("--data", default=default,
+                   help=f"video (generated) | mfeat | basicmotions | PATH to a folder of .npz files ({which})")
     p.add_argument("--data-seed", type=int, default=0, help="seed of generated data (video) (default 0)")
     p.add_argument("--noise-streams", metavar="S=STD,...", help="add Gaussian noise to streams, e.g. rgb=1.0 (std relative to the stream's)")
     p.add_argument("--occlusion", metavar="S=FRAC,...", help="video: occlude a fraction of each frame of a stream, e.g. pose=0.3")

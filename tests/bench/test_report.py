@@ -65,7 +65,8 @@ def test_plots_sorted_with_reference_lines_title_and_no_fixed_or_empty_slots(tmp
     acc = rec["accuracy"]
     assert acc["order"] == ["lowrank", "single:a", "late", "gmu", "sum", "single:b"]  # best first
     assert acc["ylim"] == (0, 100)
-    assert acc["lines"] == pytest.approx({"best single stream (a) 64.0%": 64.0, "late fusion 62.0%": 62.0, "chance (1/8) 12.5%": 12.5})
+    want = {"best single stream (a) 64.0%": 64.0, "late fusion 62.0%": 62.0, "chance (1/8) 12.5%": 12.5}
+    assert acc["lines"] == pytest.approx(want)
     assert "video (n_train=480) | 1 seed | 15 epochs, width 32, lr 0.003" in acc["title"]
     w = rec["weights"]
     assert w["weights"] == ["gmu"] and w["fixed"] == ["sum", "late"]  # fixed 1.0 / 1/S weights are not shares

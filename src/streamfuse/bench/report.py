@@ -186,7 +186,8 @@ def _plot_accuracy(plt, path: Path, rows: list[dict], title: str, num_classes: i
     singles = [r for r in rows if r["method"].startswith("single:") and r["accuracy"] is not None]
     if singles:
         best = max(singles, key=lambda r: r["accuracy"])
-        lines.append((f"best single stream ({best['method'][7:]}) {100 * best['accuracy']:.1f}%", 100 * best["accuracy"], "#555555", "--"))
+        label = f"best single stream ({best['method'][7:]}) {100 * best['accuracy']:.1f}%"
+        lines.append((label, 100 * best["accuracy"], "#555555", "--"))
     late = [r for r in rows if r["method"] == "late" and r["accuracy"] is not None]
     if late:
         lines.append((f"late fusion {100 * late[0]['accuracy']:.1f}%", 100 * late[0]["accuracy"], "#ee7733", "-."))

@@ -225,7 +225,8 @@ def make_verdict(
     elif groups["only partly agree with"]:
         text += f": the weights are only a rough guide to which stream the model relies on; {claim}"
     elif groups["are not settled against"]:
-        text += f": the order of the streams changes between resamples of the test rows, so this data cannot say whether the weights follow it; {claim}"
+        text += (f": the order of the streams changes between resamples of the test rows, so this data cannot say "
+                 f"whether the weights follow it; {claim}")
     else:
         text += f": {claim}"
     if wtop is not None and wtop != top and not tied:
@@ -335,6 +336,7 @@ class StreamImportance:
         rows = [["stream"] + [COLUMNS[k][0] for k in cols]] + [self._cells(r, cols) for r in self.table]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-        lines = ([self.warning] if self.warning else []) + self._header() + [fmt(rows[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows[1:]]
+        lines = ([self.warning] if self.warning else []) + self._header()
+        lines += [fmt(rows[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows[1:]]
         lines += [self._agreement_line(), f"verdict: {self.verdict}"]
         return "\n".join(lines)
