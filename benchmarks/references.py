@@ -6,8 +6,11 @@ would write it in a training script: one ``nn.Linear`` per stream, a Python loop
 explicit ``softmax(q k^T / sqrt(d)) v``. A reference is built *from* a fusion module
 (``build_reference(fusion)``) and gets its own copies of that module's parameters, so it has the
 same parameter count, does the same work, and must give the same output; the benchmark checks
-that before timing anything. References take a list of streams and no mask (the benchmark runs
-without masks); pooled methods average-pool maps first, as the library does.
+that before timing anything, and the test-suite (tests/fusions/test_references.py) checks every
+method and option variant against its reference, with and without a mask. References take a list
+of streams and an optional bool ``(N, S)`` mask, written out the plain way: absent streams are
+zeroed, their weights are zero and the rest renormalised, their tokens are never attended to.
+Pooled methods average-pool maps first, as the library does.
 
 Nothing here is imported by streamfuse.
 """
@@ -45,6 +48,41 @@ def per_stream_linears(layer) -> nn.ModuleList:
 
 def _pool(xs):
     return [x.flatten(2).mean(-1) if x.dim() > 2 else x for x in xs]
+
+
+def _present(xs, mask):
+    """Absent streams set to zero (as the library does before a method sees them)."""
+    if mask is None:
+        return list(xs)
+    return [torch.where(mask[:, i].view((-1,) + (1,) * (x.dim() - 1)), x, torch.zeros_like(x)) for i, x in enumerate(xs)]
+
+
+def _ones_mask(n, s, device):
+    return torch.ones(n, s, dtype=torch.bool, device=device)
+
+
+def _per_sample(mask, like):
+    """``mask`` ``(N, S)`` shaped to broadcast against ``like`` ``(N, S[, D])``."""
+    return mask.view(mask.shape + (1,) * (like.dim() - 2))
+
+
+def _weights(logits, mode, mask):
+    """Per-sample weights ``(N, S[, D])`` from logits ``(N, S[, D])``: ``softmax`` over the
+    present streams only, ``sigmoid`` / ``1 + logits`` zeroed where absent."""
+    m = _per_sample(mask, logits)
+    if mode == "softmax":
+        e = torch.exp(logits - logits.masked_fill(~m, float("-inf")).amax(dim=1, keepdim=True)) * m
+        return e / e.sum(dim=1, keepdim=True)
+    return (torch.sigmoid(logits) if mode == "sigmoid" else 1.0 + logits) * m
+
+
+def _mix(x, w):
+    """``w[:, 0] * x[0] + w[:, 1] * x[1] + ...``; ``w`` ``(N, S)`` or ``(N, S, D)``."""
+    w = w.unsqueeze(-1) if w.dim() == 2 else w
+    z = w[:, 0] * x[0]
+    for i in range(1, len(x)):
+        z = z + w[:, i] * x[i]
+    return z
 
 
 class NaiveProjection(nn.Module):
@@ -86,12 +124,15 @@ class SumRef(nn.Module):
         super().__init__()
         self.proj, self.mean = NaiveProjection(fusion.proj), mean
 
-    def forward(self, xs):
-        x = self.proj(_pool(xs))
-        z = x[0]
-        for xi in x[1:]:
-            z = z + xi
-        return z / len(x) if self.mean else z
+    def forward(self, xs, mask=None):
+        x = self.proj(_present(_pool(xs), mask))
+        if mask is None:
+            z = x[0]
+            for xi in x[1:]:
+                z = z + xi
+            return z / len(x) if self.mean else z
+        w = mask.float()
+        return _mix(x, w / w.sum(dim=1, keepdim=True) if self.mean else w)
 
 
 class ScalarRef(nn.Module):
@@ -103,13 +144,16 @@ class ScalarRef(nn.Module):
         self.theta = nn.Parameter(fusion.theta.detach().clone())
         self.k, self.mode = fusion.logit_scale, fusion.normalize
 
-    def forward(self, xs):
-        x = self.proj(_pool(xs))
-        w = _normalize(self.theta * self.k, self.mode)
-        z = w[0] * x[0]
-        for i in range(1, len(x)):
-            z = z + w[i] * x[i]
-        return z
+    def forward(self, xs, mask=None):
+        x = self.proj(_present(_pool(xs), mask))
+        if mask is None:
+            w = _normalize(self.theta * self.k, self.mode)
+            z = w[0] * x[0]
+            for i in range(1, len(x)):
+                z = z + w[i] * x[i]
+            return z
+        logits = (self.theta * self.k).unsqueeze(0).expand((mask.shape[0],) + tuple(self.theta.shape))
+        return _mix(x, _weights(logits, self.mode, mask))
 
 
 class ConvexRef(nn.Module):
@@ -121,10 +165,14 @@ class ConvexRef(nn.Module):
         self.theta = nn.Parameter(fusion.theta.detach().clone())
         self.k = fusion.logit_scale
 
-    def forward(self, xs):
-        x1, x2 = self.proj(_pool(xs))
+    def forward(self, xs, mask=None):
+        x1, x2 = self.proj(_present(_pool(xs), mask))
         w = torch.sigmoid(self.theta * self.k)
-        return w * x1 + (1 - w) * x2
+        if mask is None:
+            return w * x1 + (1 - w) * x2
+        m1, m2 = mask[:, :1].float(), mask[:, 1:].float()
+        w1 = m1 * w / (m1 * w + m2 * (1 - w))  # renormalised over the present streams
+        return w1 * x1 + (1 - w1) * x2
 
 
 class ChannelRef(ScalarRef):
@@ -144,13 +192,14 @@ class AttentionRef(nn.Module):
             self.query = nn.Parameter(fusion.query.detach().clone())
         self.stream_bias = nn.Parameter(fusion.stream_bias.detach().clone())
 
-    def forward(self, xs):
-        x = self.proj(_pool(xs))
+    def forward(self, xs, mask=None):
+        x = self.proj(_present(_pool(xs), mask))
         scores = []
         for i, xi in enumerate(x):
             e = self.score(xi)[:, 0] if self.scorer == "mlp" else (xi @ self.query) / math.sqrt(self.dim)
             scores.append(e + self.stream_bias[i] * self.k)
-        a = torch.softmax(torch.stack(scores, dim=1), dim=1)
+        scores = torch.stack(scores, dim=1)
+        a = torch.softmax(scores, dim=1) if mask is None else _weights(scores, "softmax", mask)
         z = a[:, 0:1] * x[0]
         for i in range(1, len(x)):
             z = z + a[:, i : i + 1] * x[i]
@@ -170,10 +219,11 @@ class AdaptiveRef(nn.Module):
         self.stream_bias = nn.Parameter(fusion.stream_bias.detach().clone())
         self.k, self.mode = fusion.logit_scale, fusion.normalize
 
-    def forward(self, xs):
-        x = self.proj(_pool(xs))
+    def forward(self, xs, mask=None):
+        x = self.proj(_present(_pool(xs), mask))
         logits = [self.weight_out[i](self.act(self.weight_in[i](xi))) + self.stream_bias[i] * self.k for i, xi in enumerate(x)]
-        w = _normalize(torch.stack(logits, dim=1), self.mode, dim=1)
+        logits = torch.stack(logits, dim=1)
+        w = _normalize(logits, self.mode, dim=1) if mask is None else _weights(logits, self.mode, mask)
         z = w[:, 0] * x[0]
         for i in range(1, len(x)):
             z = z + w[:, i] * x[i]
@@ -188,11 +238,11 @@ class GMURef(nn.Module):
         self.proj = NaiveProjection(fusion.proj)
         self.gate = copy.deepcopy(fusion.gate)
 
-    def forward(self, xs):
-        xs = _pool(xs)
+    def forward(self, xs, mask=None):
+        xs = _present(_pool(xs), mask)
         h = [torch.tanh(hi) for hi in self.proj(xs)]
         g = self.gate(torch.cat(xs, dim=1)).view(h[0].shape[0], len(h), -1)
-        z = torch.softmax(g, dim=1)
+        z = torch.softmax(g, dim=1) if mask is None else _weights(g, "softmax", mask)
         out = z[:, 0] * h[0]
         for i in range(1, len(h)):
             out = out + z[:, i] * h[i]
@@ -208,12 +258,14 @@ class SelectiveRef(nn.Module):
         self.squeeze = copy.deepcopy(fusion.squeeze)
         self.select = copy.deepcopy(fusion.select)
 
-    def forward(self, xs):
-        x = self.proj(_pool(xs))
-        u = x[0]
-        for xi in x[1:]:
-            u = u + xi
-        a = torch.softmax(self.select(self.squeeze(u)).view(u.shape[0], len(x), -1), dim=1)
+    def forward(self, xs, mask=None):
+        x = self.proj(_present(_pool(xs), mask))
+        m = _ones_mask(x[0].shape[0], len(x), x[0].device) if mask is None else mask
+        u = m[:, :1] * x[0]
+        for i in range(1, len(x)):
+            u = u + m[:, i : i + 1] * x[i]  # the squeeze sums the present streams only
+        logits = self.select(self.squeeze(u)).view(u.shape[0], len(x), -1)
+        a = torch.softmax(logits, dim=1) if mask is None else _weights(logits, "softmax", mask)
         z = a[:, 0] * x[0]
         for i in range(1, len(x)):
             z = z + a[:, i] * x[i]
@@ -227,8 +279,8 @@ class ConcatRef(nn.Module):
         super().__init__()
         self.proj = copy.deepcopy(fusion.proj)
 
-    def forward(self, xs):
-        return self.proj(torch.cat(_pool(xs), dim=1))
+    def forward(self, xs, mask=None):
+        return self.proj(torch.cat(_present(_pool(xs), mask), dim=1))
 
 
 class LowRankRef(nn.Module):
@@ -241,11 +293,14 @@ class LowRankRef(nn.Module):
         self.bias = nn.Parameter(fusion.bias.detach().clone())
         self.rank, self.dim = fusion.rank, fusion.dim
 
-    def forward(self, xs):
-        xs = _pool(xs)
-        prod = self.factors[0](xs[0])
-        for lin, x in zip(self.factors[1:], xs[1:]):
-            prod = prod * lin(x)
+    def forward(self, xs, mask=None):
+        xs = _present(_pool(xs), mask)
+        factors = [lin(x) for lin, x in zip(self.factors, xs)]
+        if mask is not None:  # an absent stream's factor is 1, the neutral element of the product
+            factors = [torch.where(mask[:, i : i + 1], f, torch.ones_like(f)) for i, f in enumerate(factors)]
+        prod = factors[0]
+        for f in factors[1:]:
+            prod = prod * f
         prod = prod.view(-1, self.rank, self.dim)
         z = self.bias + self.rank_weight[0] * prod[:, 0]
         for r in range(1, self.rank):
@@ -254,8 +309,9 @@ class LowRankRef(nn.Module):
 
 
 class NaiveMHA(nn.Module):
-    """``nn.MultiheadAttention`` (no mask, no dropout) as explicit matrix products per head:
-    ``softmax(q k^T / sqrt(d_head)) v``, materialising the ``(N, heads, L_q, L_kv)`` attention."""
+    """``nn.MultiheadAttention`` (no dropout) as explicit matrix products per head:
+    ``softmax(q k^T / sqrt(d_head)) v``, materialising the ``(N, heads, L_q, L_kv)`` attention.
+    ``key_present`` (bool ``(N, L_kv)``, optional): keys that may be attended to."""
 
     def __init__(self, mha: nn.MultiheadAttention) -> None:
         super().__init__()
@@ -265,7 +321,7 @@ class NaiveMHA(nn.Module):
         self.q, self.k, self.v = _linear(wq, bq), _linear(wk, bk), _linear(wv, bv)
         self.out = _linear(mha.out_proj.weight, mha.out_proj.bias)
 
-    def forward(self, query, kv):
+    def forward(self, query, kv, key_present=None):
         n, lq, d = query.shape
         h, dh = self.heads, d // self.heads
 
@@ -273,7 +329,10 @@ class NaiveMHA(nn.Module):
             return t.view(n, -1, h, dh).transpose(1, 2)
 
         q, k, v = split(self.q(query)), split(self.k(kv)), split(self.v(kv))
-        attn = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(dh), dim=-1)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(dh)
+        if key_present is not None:
+            scores = scores.masked_fill(~key_present[:, None, None, :], float("-inf"))
+        attn = torch.softmax(scores, dim=-1)
         return self.out((attn @ v).transpose(1, 2).reshape(n, lq, d))
 
 
@@ -306,16 +365,20 @@ class CrossAttentionRef(nn.Module):
         self.stream_bias = nn.Parameter(fusion.stream_bias.detach().clone())
         self.k = fusion.logit_scale
 
-    def forward(self, xs):
-        tokens = [self.embed(x, i) for i, x in enumerate(xs)]
+    def forward(self, xs, mask=None):
+        tokens = [self.embed(x, i) for i, x in enumerate(_present(xs, mask))]
         n, s = tokens[0].shape[0], len(tokens)
+        m = _ones_mask(n, s, tokens[0].device) if mask is None else mask
         summaries, scores = [], []
         for i, q in enumerate(tokens):
-            kv = torch.cat([self.null[i].expand(n, 1, -1)] + [tokens[j] for j in range(s) if j != i], dim=1)
-            summary = self.norm(q + self.attn[i](q, kv)).mean(dim=1)
+            others = [j for j in range(s) if j != i]
+            kv = torch.cat([self.null[i].expand(n, 1, -1)] + [tokens[j] for j in others], dim=1)
+            # The null token is always there; another stream's tokens only when it is present.
+            present = torch.cat([m[:, :1] | True] + [m[:, j : j + 1].expand(n, tokens[j].shape[1]) for j in others], dim=1)
+            summary = self.norm(q + self.attn[i](q, kv, present)).mean(dim=1)
             summaries.append(summary)
             scores.append(self.score(summary)[:, 0] + self.stream_bias[i] * self.k)
-        a = torch.softmax(torch.stack(scores, dim=1), dim=1)
+        a = _weights(torch.stack(scores, dim=1), "softmax", m)
         z = a[:, 0:1] * summaries[0]
         for i in range(1, s):
             z = z + a[:, i : i + 1] * summaries[i]
@@ -332,9 +395,9 @@ class NaiveEncoderLayer(nn.Module):
         self.linear1, self.linear2 = copy.deepcopy(layer.linear1), copy.deepcopy(layer.linear2)
         self.act = copy.deepcopy(layer.activation)
 
-    def forward(self, x):
+    def forward(self, x, key_present=None):
         h = self.norm1(x)
-        x = x + self.attn(h, h)
+        x = x + self.attn(h, h, key_present)
         return x + self.linear2(self.act(self.linear1(self.norm2(x))))
 
 
@@ -353,14 +416,18 @@ class TransformerRef(nn.Module):
         self.layers = nn.ModuleList(NaiveEncoderLayer(layer) for layer in fusion.layers)
         self.norm = copy.deepcopy(fusion.norm)
 
-    def forward(self, xs):
+    def forward(self, xs, mask=None):
         if self.tokens_mode:
-            parts = [self.embed(x, i) for i, x in enumerate(xs)]
+            parts = [self.embed(x, i) for i, x in enumerate(_present(xs, mask))]
         else:
-            parts = [(x + self.stream_embed[i]).unsqueeze(1) for i, x in enumerate(self.proj(_pool(xs)))]
-        x = torch.cat([self.cls.expand(parts[0].shape[0], 1, self.dim)] + parts, dim=1)
+            parts = [(x + self.stream_embed[i]).unsqueeze(1) for i, x in enumerate(self.proj(_present(_pool(xs), mask)))]
+        n = parts[0].shape[0]
+        x = torch.cat([self.cls.expand(n, 1, self.dim)] + parts, dim=1)
+        present = None
+        if mask is not None:  # the CLS token, then each stream's tokens while it is present
+            present = torch.cat([mask[:, :1] | True] + [mask[:, i : i + 1].expand(n, p.shape[1]) for i, p in enumerate(parts)], dim=1)
         for layer in self.layers:
-            x = layer(x)
+            x = layer(x, present)
         return self.norm(x[:, 0])
 
 

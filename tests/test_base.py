@@ -98,7 +98,7 @@ def test_unknown_option_lists_valid_ones():
 
 
 def test_bad_option_value():
-    with pytest.raises(StreamFuseError, match=r"normalize='softplus' is not valid; choose one of softmax, sigmoid, none"):
+    with pytest.raises(StreamFuseError, match=r"channel: option normalize='softplus' is not valid; expected one of softmax, sigmoid, none"):
         streamfuse.create_fusion("channel", [3, 17], normalize="softplus")
 
 
@@ -130,3 +130,86 @@ def test_errors_survive_python_O():
     )
     out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "raised"
+
+
+# ----------------------------------------------------------------------------- dtypes, empty axes
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+@pytest.mark.parametrize("name", streamfuse.list_fusions())
+def test_other_float_dtypes_are_cast_to_the_parameters(name, dtype):
+    f = streamfuse.create_fusion(name, [6, 4], dim=8).eval()
+    spatial = (2, 3) if f.token_level else ()
+    xs = [torch.randn((3, c) + spatial) for c in (6, 4)]
+    out = f([x.to(dtype) for x in xs])
+    assert out.dtype == torch.float32
+    ref = f([x.to(dtype).float() for x in xs])  # the same values, cast by hand
+    torch.testing.assert_close(out, ref)
+
+
+def test_integer_maps_into_the_head_name_the_stream():
+    head = streamfuse.MultiStreamHead({"rgb": 3, "pose": 17}, 4)
+    with pytest.raises(StreamFuseError, match=r"stream 'rgb': expected a floating-point tensor, got dtype torch.int64"):
+        head({"rgb": torch.ones(2, 3, 4, 4, dtype=torch.long), "pose": torch.randn(2, 17, 4, 4)})
+
+
+@pytest.mark.parametrize("name", ["attention", "cross_attention"])
+def test_empty_spatial_axis_is_an_error(name):
+    f = streamfuse.create_fusion(name, {"rgb": 3, "pose": 5}, check_finite=True)
+    with pytest.raises(StreamFuseError, match=r"stream 'pose': a map needs at least one position along every spatial axis, got shape \(2, 5, 0, 5\)"):
+        f([torch.randn(2, 3, 4, 5), torch.randn(2, 5, 0, 5)])
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_empty_spatial_axis_through_the_head(pool):
+    head = streamfuse.MultiStreamHead({"rgb": 3, "pose": 5}, 4, pool=pool)
+    with pytest.raises(StreamFuseError, match=r"stream 'pose': a map needs at least one position"):
+        head([torch.randn(2, 3, 4), torch.randn(2, 5, 0)])
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def _moved(f):
+    with torch.no_grad():
+        for p in f.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return f
+
+
+@pytest.mark.parametrize(
+    "saved,loaded",
+    [
+        ({"rgb": 8, "pose": 8}, {"rgbx": 8, "pose": 8}),  # renamed
+        ({"rgb": 8, "pose": 8}, {"pose": 8, "rgb": 8}),  # reordered, same widths
+        ([3, 17], [17, 3]),  # concat: swapped widths give the same weight shape
+    ],
+    ids=["renamed", "reordered", "swapped-widths"],
+)
+@pytest.mark.parametrize("name", ["concat", "scalar", "attention"])
+def test_state_dict_refuses_other_streams(name, saved, loaded):
+    state = _moved(streamfuse.create_fusion(name, saved, dim=8)).state_dict()
+    other = streamfuse.create_fusion(name, loaded, dim=8)
+    if any(a.shape != b.shape for a, b in zip(state.values(), other.state_dict().values()) if a.dtype != torch.uint8):
+        pytest.skip("the parameter shapes already differ")
+    with pytest.raises(StreamFuseError, match=r"these weights were trained for streams \[.*\] .* but this fusion has \["):
+        other.load_state_dict(state)
+
+
+def test_state_dict_is_tensors_only_and_loads_with_weights_only(tmp_path):
+    head = _moved(streamfuse.MultiStreamHead({"rgb": 3, "pose": 17}, 4, fusion="attention"))
+    state = head.state_dict()
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    torch.save(state, tmp_path / "h.pt")
+    other = streamfuse.MultiStreamHead({"rgb": 3, "pose": 17}, 4, fusion="attention")
+    other.load_state_dict(torch.load(tmp_path / "h.pt", weights_only=True))
+    swapped = streamfuse.MultiStreamHead({"pose": 17, "rgb": 3}, 4, fusion="concat")
+    with pytest.raises(StreamFuseError, match="rgb=3, pose=17"):
+        swapped.load_state_dict(_moved(streamfuse.MultiStreamHead({"rgb": 3, "pose": 17}, 4, fusion="concat")).state_dict())
+
+
+def test_old_state_dict_without_stream_record_loads_with_a_warning():
+    f = _moved(streamfuse.create_fusion("scalar", {"rgb": 3, "pose": 17}, dim=8)).eval()
+    old = {k: v for k, v in f.state_dict().items() if not k.endswith("_extra_state")}
+    g = streamfuse.create_fusion("scalar", {"rgb": 3, "pose": 17}, dim=8).eval()
+    with pytest.warns(UserWarning, match="no stream record"):
+        result = g.load_state_dict(old)
+    assert not result.missing_keys and not result.unexpected_keys
+    xs = [torch.randn(2, 3), torch.randn(2, 17)]
+    torch.testing.assert_close(f(xs), g(xs), rtol=0, atol=0)

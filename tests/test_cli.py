@@ -1,5 +1,7 @@
 """The `streamfuse` command: help, bad options, train -> explain, sweep."""
 
+import os
+import stat
 import subprocess
 import sys
 
@@ -15,13 +17,15 @@ def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "streamfuse.cli", *args], capture_output=True, text=True, timeout=300)
 
 
-def test_help_explains_the_commands():
-    out = run_cli("--help")
-    assert out.returncode == 0
+def test_help_explains_the_commands(capsys):
+    for argv in (["--help"], ["bench", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+    out = capsys.readouterr().out
     for word in ("bench", "train", "explain", "sweep", "list", "which stream carries the information"):
-        assert word in out.stdout
-    bench_help = run_cli("bench", "--help").stdout
-    assert "--fusions" in bench_help and "resumes" in bench_help
+        assert word in out
+    assert "--fusions" in out and "resumes" in out
 
 
 def test_no_command_prints_help(capsys):
@@ -53,7 +57,7 @@ def test_no_command_prints_help(capsys):
         (["bench", "--fusions", "gmu", "--fusion-option", "stream_norm=maybe"],
          'fusion option stream_norm="maybe" for \'gmu\': expected true or false (default false)'),
         (["train", "--fusion", "lowrank", "--fusion-option", "rank=2.5"], "fusion option rank=2.5 for 'lowrank': expected an integer (default 4)"),
-        (["train", "--fusion", "late", "--fusion-option", "rank=2"], "--fusion-option applies to fusion models; the baseline 'late' has no fusion"),
+        (["train", "--fusion", "late", "--fusion-option", "rank=2"], "--fusion-option applies to fusion models; the baseline 'late' is trained without it"),
     ],
 )
 def test_bad_options_give_clear_errors(args, message, capsys):
@@ -104,7 +108,20 @@ def test_stacked_flag_reaches_the_training_config(command):
 
     for extra, want in (([], False), (["--stacked"], True)):
         args = build_parser().parse_args([*command, *extra])
-        assert _train_config(args, "video").stacked is want
+        assert _train_config(args).stacked is want
+
+
+@pytest.mark.parametrize("command", [["bench"], ["train"], ["sweep", "--stream", "rgb"]])
+def test_balance_defaults_to_the_preset_and_yields_to_aux_loss_and_stacked(command):
+    from streamfuse.bench.presets import PRESETS
+    from streamfuse.cli import _train_config, build_parser
+
+    def balance(*extra):
+        return _train_config(build_parser().parse_args([*command, *extra])).balance
+
+    assert balance() == PRESETS["video"]["balance"] == "warmstart"
+    assert balance("--balance", "gblend") == "gblend"
+    assert balance("--aux-loss", "0.5") == balance("--stacked") == "none"  # recipes of plain joint training
 
 
 def test_fusion_options_reach_the_model(tmp_path):
@@ -122,3 +139,190 @@ def test_fusion_options_reach_the_model(tmp_path):
     model, payload = load_checkpoint(ckpt)
     assert payload["spec"]["fusion_options"] == {"stream_norm": True}
     assert model.head.fusion.proj.norm is True
+
+
+# ----------------------------------------------------------------------------- checked before any work
+@pytest.fixture
+def no_data(monkeypatch):
+    """Fail the test if a command loads data: every check below must come first."""
+    import streamfuse.cli
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the arguments were checked")
+
+    monkeypatch.setattr(streamfuse.cli, "_load", refuse)
+    monkeypatch.setattr("streamfuse.data.load_data", refuse)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["bench", "--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+        (["bench", "--epochs", "0"], "--epochs must be an integer >= 1, got 0"),
+        (["train", "--epochs", "-1"], "--epochs must be an integer >= 1, got -1"),
+        (["bench", "--batch-size", "0"], "--batch-size must be an integer >= 1, got 0"),
+        (["train", "--lr", "nan"], "--lr must be a number > 0, got nan"),
+        (["bench", "--lr", "-1"], "--lr must be a number > 0, got -1.0"),
+        (["bench", "--width", "0"], "--width must be an integer >= 1, got 0"),
+        (["train", "--dim", "0"], "--dim must be an integer >= 1, got 0"),
+        (["bench", "--patience", "0"], "--patience must be an integer >= 1, got 0"),
+        (["bench", "--data-seed", "-1"], "--data-seed must be an integer >= 0, got -1"),
+        (["train", "--seed", "-2"], "--seed must be an integer >= 0, got -2"),
+        (["bench", "--stream-dropout", "1.5"], "--stream-dropout must be a number in [0, 1), got 1.5"),
+        (["train", "--stream-dropout", "-0.1"], "--stream-dropout must be a number in [0, 1), got -0.1"),
+        (["train", "--fusion", "late", "--stream-dropout", "0.2"], "--stream-dropout applies to fusion models; the baseline 'late'"),
+        (["bench", "--fusions", "gmu,gmu"], "--fusions names 'gmu' more than once"),
+        (["sweep", "--stream", "rgb", "--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+        (["sweep", "--stream", "rgb", "--noise", "0,0"], "--noise names a level twice"),
+        (["sweep", "--stream", "rgb", "--noise", "0,-1"], "--noise levels must be finite numbers >= 0, got -1.0"),
+        (["bench", "--fusions", "transformer", "--fusion-option", "num_heads=0"], "fusion 'transformer'"),
+        (["train", "--fusion", "cross_attention", "--fusion-option", "num_heads=0"], "fusion 'cross_attention'"),
+        (["bench", "--fusions", "convex", "--fusion-option", "normalize=sigmoid"], "'normalize'"),
+        (["bench", "--balance", "blend"], "unknown --balance recipe 'blend'"),
+        (["train", "--balance", "gblend", "--aux-loss", "1"], "--aux-loss applies to plain joint training (--balance none)"),
+        (["bench", "--balance", "ogm", "--stacked"], "--stacked applies to plain joint training"),
+        (["bench", "--fusions", "late_learned", "--fusion-option", "stream_norm=true"], "not an option of 'late_learned'"),
+        (["train", "--fusion", "late_learned", "--stream-dropout", "0.2"], "'late_learned' is a score-level model"),
+    ],
+)
+def test_every_argument_is_checked_before_data_is_loaded(args, message, capsys, no_data):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"streamfuse {args[0]}: error:") and message in err, err
+
+
+def test_an_unwritable_output_is_found_before_data_is_loaded(tmp_path, capsys, no_data):
+    afile = tmp_path / "a-file"
+    afile.write_text("mine")
+    assert main(["bench", "--out", str(afile)]) == 2
+    assert f"--out '{afile}' is a file, not a folder" in capsys.readouterr().err
+    assert main(["bench", "--out", str(afile / "sub")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+    assert main(["train", "--save", str(afile / "m.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "--save" in err and "is a file, not a folder" in err
+    assert main(["train", "--save", str(tmp_path), "--overwrite"]) == 2
+    assert "is a folder; give a file path" in capsys.readouterr().err
+    assert main(["explain", str(afile), "--out", str(afile / "x.png")]) == 2
+    assert afile.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_output_is_found_before_data_is_loaded(tmp_path, capsys, no_data):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        assert main(["train", "--save", str(ro / "m.pt")]) == 2
+        assert "--save" in capsys.readouterr().err
+        assert main(["bench", "--out", str(ro)]) == 2
+        assert "--out" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o755)
+
+
+def test_without_the_bench_extra_list_says_what_to_install():
+    """numpy hidden before anything is imported (as if installed without extras): a clear message."""
+    code = "import sys; sys.modules['numpy'] = None; from streamfuse.cli import main; sys.exit(main(sys.argv[1:]))"
+    out = subprocess.run([sys.executable, "-c", code, "list"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert 'pip install "streamfuse[bench]"' in out.stderr and "numpy" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    "command, package",
+    [(["bench"], "numpy"), (["bench"], "matplotlib"), (["bench"], "tqdm"), (["train"], "numpy"),
+     (["explain", "m.pt"], "matplotlib"), (["sweep", "--stream", "rgb"], "tqdm")],
+)
+def test_without_the_bench_extra_every_command_says_what_to_install(command, package, monkeypatch, capsys, no_data):
+    monkeypatch.setitem(sys.modules, package, None)  # find_spec and import both fail for it now
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"`streamfuse {command[0]}` needs {package}, from the 'bench' extra" in err and 'pip install "streamfuse[bench]"' in err
+
+
+def test_output_files_honour_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        assert main(["train", "--fusion", "scalar", "--save", str(tmp_path / "m.pt"), *TINY]) == 0
+        assert main(["bench", "--fusions", "scalar", "--no-baselines", "--out", str(tmp_path / "b"), *TINY]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "m.pt").stat().st_mode) == 0o640
+    for path in [tmp_path / "b" / n for n in ("results.json", "results.csv", "accuracy.png")] + list((tmp_path / "b" / "runs").glob("*.json")):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+
+# ----------------------------------------------------------------------------- explain and checkpoints
+def _npz_folder(path, streams, n=24, classes=2):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path.mkdir()
+    y = np.arange(n) % classes
+    np.savez(path / "train.npz", labels=y, **{s: rng.normal(size=(n, c)).astype("float32") + y[:, None] for s, c in streams.items()})
+    return path
+
+
+def test_explain_with_data_of_other_streams_is_a_clear_error(tmp_path, capsys):
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "--fusion", "scalar", "--save", str(ckpt), *TINY]) == 0
+    other = _npz_folder(tmp_path / "other", {"a": 3, "b": 5})
+    capsys.readouterr()
+    assert main(["explain", str(ckpt), "--data", str(other), "--out", str(tmp_path / "i.png")]) == 2
+    err = capsys.readouterr().err
+    assert "was trained on streams" in err and "'pose'" in err and "{'a': 3, 'b': 5}" in err and "Traceback" not in err
+
+
+def test_explain_a_checkpoint_without_its_config_is_a_clear_error(tmp_path, capsys):
+    import torch
+
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "--fusion", "scalar", "--save", str(ckpt), *TINY]) == 0
+    payload = torch.load(ckpt, weights_only=True)
+    del payload["config"]
+    torch.save(payload, ckpt)
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "i.png")]) == 2
+    assert "has no config recording its data; pass --data" in capsys.readouterr().err
+
+
+def test_a_relative_data_folder_works_from_another_directory(tmp_path, monkeypatch, capsys):
+    import torch
+
+    work = tmp_path / "work"
+    work.mkdir()
+    _npz_folder(work / "mydata", {"a": 3, "b": 4})
+    monkeypatch.chdir(work)
+    assert main(["train", "--fusion", "scalar", "--data", "mydata", "--save", "m.pt", "--epochs", "1", "--width", "4", "--quiet"]) == 0
+    payload = torch.load(work / "m.pt", weights_only=True)
+    assert payload["config"]["data"] == str(work / "mydata")  # stored absolute
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["explain", str(work / "m.pt"), "--out", "a.png"]) == 0
+    # A checkpoint from before: the relative path is looked up next to the checkpoint.
+    payload["config"]["data"] = "mydata"
+    torch.save(payload, work / "old.pt")
+    assert main(["explain", str(work / "old.pt"), "--out", "b.png"]) == 0
+    assert (elsewhere / "b.png").exists()
+
+
+def test_an_interrupted_train_says_nothing_was_saved(tmp_path, monkeypatch, capsys):
+    import streamfuse.cli
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(streamfuse.cli, "_load", interrupt)
+    assert main(["train", "--save", str(tmp_path / "m.pt")]) == 130
+    err = capsys.readouterr().err
+    assert "nothing was saved by this `streamfuse train`" in err and "finished runs" not in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_sweep_out_is_checked_before_data_is_loaded(tmp_path, capsys, no_data):
+    afile = tmp_path / "a-file"
+    afile.write_text("mine")
+    assert main(["sweep", "--stream", "rgb", "--out", str(afile)]) == 2
+    assert f"--out '{afile}' is a file, not a folder" in capsys.readouterr().err

@@ -19,20 +19,20 @@ import torch._dynamo
 
 import streamfuse
 
+from .fusions.variants import combined_variants, variant_id
+
 BACKEND = "aot_eager"
 WIDTHS = [6, 4, 5]
 N = 3
 
 
-def _variants():
-    """(method, options) for every registered fusion, plus non-default structural modes."""
-    out = [(name, {}) for name in streamfuse.list_fusions()]
-    out += [
-        ("transformer", {"mode": "tokens"}),
-        ("attention", {"scorer": "query"}),
-        ("scalar", {"project": False, "stream_norm": False}),
-        ("channel", {"project": False, "stream_norm": False}),
-    ]
+def _cases():
+    """Every method with its defaults, with and without a mask; every other option variant
+    (``combined_variants``: each non-default choice, and all flags flipped) with a mask, the
+    path that exercises most code."""
+    out = []
+    for name, options in combined_variants():
+        out += [(name, options, True)] + ([(name, options, False)] if not options else [])
     return out
 
 
@@ -67,8 +67,9 @@ def _run(fn, xs, mask, params):
     return fused, weights, grads
 
 
-@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
-@pytest.mark.parametrize("name,options", _variants(), ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "default")
+@pytest.mark.parametrize(
+    "name,options,masked", _cases(), ids=lambda v: v if isinstance(v, str) else ("mask" if v else "nomask") if isinstance(v, bool) else variant_id(v)
+)
 def test_fullgraph_compile_matches_eager(name, options, masked):
     fusion, xs, mask = _build(name, options)
     mask = mask if masked else None

@@ -1,5 +1,7 @@
 """MultiStreamHead: the seed's head, training, export."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -86,14 +88,57 @@ class _ListInput(torch.nn.Module):
         return self.head(list(streams))
 
 
-@pytest.mark.parametrize("name", ALL_FUSIONS)
-def test_onnx_export_runs_in_onnxruntime(name, tmp_path):
+class _Masked(torch.nn.Module):
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, rgb, pose, mask):
+        return self.head([rgb, pose], mask=mask)
+
+
+def _onnx_cases():
+    return [(name, {}) for name in ALL_FUSIONS] + [("transformer", {"mode": "tokens"})]
+
+
+def _export_and_run(name, options, tmp_path, dynamo, masked):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    head = MultiStreamHead([3, 17], num_classes=6, fusion=name, dim=8).eval()
-    xs = (torch.randn(4, 3, 1, 1, 1), torch.randn(4, 17, 1, 1, 1))
+    head = MultiStreamHead([3, 17], num_classes=6, fusion=name, dim=8, **options).eval()
+    xs = (torch.randn(4, 3, 2, 3), torch.randn(4, 17, 2, 3))
+    mask = torch.tensor([[1, 1], [1, 0], [0, 1], [1, 1]], dtype=torch.bool)
+    args, names = (xs + (mask,), ["rgb", "pose", "mask"]) if masked else (xs, ["rgb", "pose"])
+    module = _Masked(head) if masked else _ListInput(head)
     path = tmp_path / f"{name}.onnx"
-    torch.onnx.export(_ListInput(head).eval(), xs, str(path), input_names=["rgb", "pose"], output_names=["scores"], dynamo=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on the eager-only mask check
+        torch.onnx.export(module.eval(), args, str(path), input_names=names, output_names=["scores"], dynamo=dynamo)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (got,) = sess.run(None, {"rgb": xs[0].numpy(), "pose": xs[1].numpy()})
-    torch.testing.assert_close(torch.from_numpy(got), head(list(xs)), rtol=1e-4, atol=1e-5)
+    (got,) = sess.run(None, {n: a.numpy() for n, a in zip(names, args)})
+    torch.testing.assert_close(torch.from_numpy(got), module(*args), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,options", _onnx_cases(), ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "default")
+def test_onnx_dynamo_export_with_mask_runs_in_onnxruntime(name, options, tmp_path):
+    """The dynamo exporter (the default ahead), with a mask: transformer used to fail on
+    repeat_interleave(output_size=...)."""
+    _export_and_run(name, options, tmp_path, dynamo=True, masked=True)
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["nomask", "mask"])
+@pytest.mark.parametrize("name,options", _onnx_cases(), ids=lambda v: v if isinstance(v, str) else ",".join(f"{k}={x}" for k, x in v.items()) or "default")
+def test_onnx_torchscript_export_runs_in_onnxruntime(name, options, masked, tmp_path):
+    _export_and_run(name, options, tmp_path, dynamo=False, masked=masked)
+
+
+def test_head_asks_for_weights_only_when_asked():
+    """transformer computes its weights with an extra attention pass: not on a plain forward."""
+    head = MultiStreamHead([3, 17], 4, fusion="transformer", dim=8).train()
+    calls = []
+    head.fusion.layers[-1].self_attn.register_forward_hook(lambda *a: calls.append(1))
+    xs = [torch.randn(4, 3), torch.randn(4, 17)]
+    head(xs).sum().backward()
+    assert len(calls) == 1, "training forward must run the last attention once"
+    calls.clear()
+    _, w = head(xs, return_weights=True)
+    assert len(calls) == 2 and w.shape == (4, 2)

@@ -63,6 +63,8 @@ def test_every_python_block_runs_in_order_as_a_new_user_would(tmp_path, monkeypa
     ns = {}
     try:
         for code in blocks:
+            if "RecognizerStreams(" in code:  # needs an MMAction2 recognizer: test_mmaction_block_runs
+                continue
             if "load_trained(" in code:  # the README's step before it: train on the folder just written
                 assert "streamfuse train --data my_data --save model.pt" in README
                 assert main(["train", "--data", "my_data", "--save", "model.pt", "--epochs", "2", "--width", "8", "--quiet"]) == 0
@@ -143,3 +145,22 @@ def test_one_default_bench_time_figure_with_its_machine(path):
         text += build_parser().format_help()
     assert "about a minute" not in text and "about 3 minutes" not in text
     assert "43 s" in text and "2 idle" in text
+
+
+def test_mmaction_block_runs_on_a_small_recognizer():
+    """The README's `RecognizerStreams` snippet, with `model`, `imgs`, `heatmap_imgs`, `labels` from
+    the integration tests' reduced RGBPoseConv3D."""
+    pytest.importorskip("mmaction")
+    from tests.integrations.test_mmaction import build, clips
+
+    (code,) = [c for _, c in _blocks("python") if "RecognizerStreams(" in c]
+    inputs, _, labels = clips(n=6)
+    ns = {"streamfuse": streamfuse, "model": build(), "imgs": inputs["imgs"][:, 0],
+          "heatmap_imgs": inputs["heatmap_imgs"][:, 0], "labels": labels}
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        exec(compile(code, "README.md", "exec"), ns)
+    finally:
+        torch.set_num_threads(before)
+    assert ns["report"].streams == ["rgb", "pose"]

@@ -20,7 +20,17 @@ from .fusions import *  # noqa: F401,F403
 from .fusions import __all__ as _fusion_classes
 from .head import MultiStreamHead
 from .importance import StreamImportance, stream_importance
-from .registry import FUSIONS, create_fusion, fusion_options, list_fusions, register_fusion
+from .registry import (
+    FUSIONS,
+    check_fusion_option,
+    create_fusion,
+    fusion_option_defaults,
+    fusion_option_specs,
+    fusion_options,
+    list_fusions,
+    register_fusion,
+)
+from .weight_decay import no_weight_decay_ids
 
 __version__ = "0.1.0"
 
@@ -30,9 +40,13 @@ __all__ = [
     "MultiStreamHead",
     "StreamFuseError",
     "StreamImportance",
+    "check_fusion_option",
     "create_fusion",
+    "fusion_option_defaults",
+    "fusion_option_specs",
     "fusion_options",
     "list_fusions",
+    "no_weight_decay_ids",
     "register_fusion",
     "stream_importance",
     *_fusion_classes,

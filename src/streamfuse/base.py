@@ -8,7 +8,10 @@ The base owns everything that is the same for all methods, so each method file h
 math (``fuse``): turning a list/dict of streams into a checked list in a fixed order, errors that
 name the stream, pooling maps to vectors for vector-level methods, the presence mask (absent
 streams are zeroed *before* the method sees them, so their values cannot leak), stream dropout,
-and broadcasting of per-stream weights to per-sample form.
+casting streams to the parameters' dtype, broadcasting of per-stream weights to per-sample form,
+checking option values against each method's declaration (``options``, see ``options.py``),
+and recording the stream names and widths in the state dict so weights cannot be loaded into
+other streams.
 """
 
 from __future__ import annotations
@@ -20,8 +23,16 @@ import torch
 from torch import nn
 
 from .errors import StreamFuseError
-from .layers.masking import NORMALIZATIONS, normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_list, weighted_sum_streams
+from .layers.masking import (
+    normalize_weights,
+    stream_dropout_mask,
+    weighted_sum,
+    weighted_sum_list,
+    weighted_sum_streams,
+)
 from .layers.projection import StreamProjection
+from .options import BASE_OPTIONS, Option
+from .stream_record import StreamRecord
 
 Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 
@@ -45,6 +56,12 @@ def parse_in_dims(in_dims, min_streams: int = 1, max_streams: int | None = None,
     for name, c in zip(names, dims):
         if isinstance(c, bool) or not isinstance(c, int) or c < 1:
             raise StreamFuseError(f"stream {name!r}: in_dims entry must be a positive int, got {c!r}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise StreamFuseError(
+            f"in_dims: stream names must be distinct as strings; {repeated} occur more than once in "
+            f"{list(in_dims)!r} (keys are converted with str())"
+        )
     hi = "any number of" if max_streams is None else f"at most {max_streams}"
     if len(dims) < min_streams or (max_streams is not None and len(dims) > max_streams):
         raise StreamFuseError(
@@ -53,7 +70,7 @@ def parse_in_dims(in_dims, min_streams: int = 1, max_streams: int | None = None,
     return names, dims
 
 
-class Fusion(nn.Module):
+class Fusion(StreamRecord, nn.Module):
     """Fuse S streams into one ``(N, D)`` vector per sample.
 
     Call: ``fusion(streams, mask=None, return_weights=False)``
@@ -68,9 +85,20 @@ class Fusion(nn.Module):
     - returns ``(N, D)``, or ``(fused, weights)`` with ``weights`` ``(N, S)`` (stream level),
       ``(N, S, D)`` (channel level) or None (methods without weights).
 
-    Common options: ``stream_dropout`` (training only: drop whole streams with this probability,
-    never all of a sample's streams), ``check_finite`` (reject NaN/Inf; off by default because it
-    synchronises with the device), ``device``, ``dtype``.
+    Common options (``BASE_OPTIONS``): ``stream_dropout`` (training only: drop whole streams with
+    this probability, never all of a sample's streams), ``check_finite`` (reject NaN/Inf; off by
+    default because it synchronises with the device), ``device``, ``dtype``. A method declares
+    its own options in ``options`` (``{name: Option}``); every value is checked by
+    ``check_option`` against that declaration.
+
+    Dtypes: floating streams whose dtype differs from the parameters' (float64 or float16 into a
+    float32 module) are cast to the parameters' dtype, and the output has that dtype; under
+    ``torch.autocast`` streams are left to autocast. Integer and bool streams are refused.
+
+    Checkpoints: the state dict carries the stream names and widths (``_extra_state``), and
+    loading it into a fusion whose streams are named, ordered or sized differently raises
+    ``StreamFuseError``. A state dict saved before this existed has no such entry; it loads
+    (matched by position, as before) with a warning that the streams could not be checked.
     """
 
     name: ClassVar[str] = "fusion"
@@ -78,6 +106,7 @@ class Fusion(nn.Module):
     weight_level: ClassVar[str | None] = "stream"  # "stream" | "channel" | None
     min_streams: ClassVar[int] = 1
     max_streams: ClassVar[int | None] = None
+    options: ClassVar[dict[str, Option]] = {}  # the method's own options; BASE_OPTIONS are added
 
     def __init__(
         self,
@@ -92,12 +121,26 @@ class Fusion(nn.Module):
         super().__init__()
         self.stream_names, self.in_dims = parse_in_dims(in_dims, self.min_streams, self.max_streams, self.name)
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
-            raise StreamFuseError(f"dim (the fused width D) must be a positive int or None, got {dim!r}")
+            raise StreamFuseError(f"{self.name}: dim (the fused width D) must be a positive int or None, got {dim!r}")
         self.dim = dim if dim is not None else max(self.in_dims)
-        if not 0.0 <= stream_dropout < 1.0:
-            raise StreamFuseError(f"stream_dropout must be in [0, 1), got {stream_dropout!r}")
-        self.stream_dropout, self.check_finite = float(stream_dropout), bool(check_finite)
-        self.factory = {"device": device, "dtype": dtype}
+        self.stream_dropout = self.check_option("stream_dropout", stream_dropout)
+        self.check_finite = self.check_option("check_finite", check_finite)
+        self.factory = {"device": device, "dtype": self.check_option("dtype", dtype)}
+
+    @classmethod
+    def option_specs(cls) -> dict[str, Option]:
+        """Every option the method takes: its own declaration, then the shared ``BASE_OPTIONS``."""
+        return {**cls.options, **BASE_OPTIONS}
+
+    def check_option(self, option: str, value):
+        """Validate ``value`` against the declared option; return it (numbers normalised)."""
+        return self.option_specs()[option].check(option, value, self.name)
+
+    def no_weight_decay(self) -> set[str]:
+        """Names (relative to this module) of parameters weight decay must not shrink: the
+        stream-weight logits, priors and embeddings whose size *is* the learned preference
+        (timm's convention; ``streamfuse.no_weight_decay_ids`` collects them for a whole model)."""
+        return set()
 
     @property
     def num_streams(self) -> int:
@@ -150,6 +193,11 @@ class Fusion(nn.Module):
                 raise StreamFuseError(
                     f"stream {name!r}: expected {c} channels (dim 1) as set by in_dims, got shape {_shape(x)}"
                 )
+            if 0 in x.shape[2:]:
+                raise StreamFuseError(
+                    f"stream {name!r}: a map needs at least one position along every spatial axis, "
+                    f"got shape {_shape(x)} (an empty axis would average over nothing)"
+                )
             if first is None:
                 first = (name, x)
             else:
@@ -197,6 +245,9 @@ class Fusion(nn.Module):
         mask = self.check_mask(mask, batch, device)
         if self.training and self.stream_dropout > 0:
             mask = stream_dropout_mask(mask, batch, self.num_streams, self.stream_dropout, device)
+        want = self.parameter_dtype()
+        if want is not None and not torch.is_autocast_enabled(device.type):
+            xs = [x if x.dtype == want else x.to(want) for x in xs]
         if not self.token_level:
             xs = [x.flatten(2).mean(-1) if x.dim() > 2 else x for x in xs]
         if mask is not None:
@@ -214,6 +265,13 @@ class Fusion(nn.Module):
         Return ``(fused (N, D), weights or None)``; weights may be skipped if not ``need_weights``."""
         raise NotImplementedError
 
+    def parameter_dtype(self) -> torch.dtype | None:
+        """The dtype streams are cast to: that of the first floating parameter (None if none)."""
+        for p in self.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return None
+
     # ----------------------------------------------------------------------------- helpers
     def build_projection(
         self, project: bool | None, stream_norm: bool, mlp: bool = False, act_layer: type[nn.Module] = nn.GELU
@@ -227,15 +285,6 @@ class Fusion(nn.Module):
                 f"got {dict(zip(self.stream_names, self.in_dims))}"
             )
         return StreamProjection(self.in_dims, self.dim, project, mlp, stream_norm, act_layer, **self.factory)
-
-    @staticmethod
-    def check_choice(option: str, value, choices) -> None:
-        if value not in choices:
-            raise StreamFuseError(f"option {option}={value!r} is not valid; choose one of {', '.join(map(str, choices))}")
-
-    def check_normalize(self, value: str) -> str:
-        self.check_choice("normalize", value, NORMALIZATIONS)
-        return value
 
     def shared_weights(self, logits: torch.Tensor, mode: str, mask: torch.Tensor | None) -> torch.Tensor:
         """Normalise input-independent logits ``(S,)``/``(S, D)``: once, still ``(S[, D])``, when

@@ -12,12 +12,14 @@ fc``) with the fusion chosen by name. Token-level fusions (``cross_attention``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from .base import Fusion
 from .errors import StreamFuseError
+from .options import Option, choice, positive_int, probability
 from .registry import create_fusion
 
 
@@ -34,8 +36,17 @@ class MultiStreamHead(nn.Module):
         **fusion_options: passed to the fusion (e.g. ``normalize="sigmoid"``, ``stream_dropout=0.2``).
 
     Call: ``head(streams, mask=None, return_weights=False)`` -> scores ``(N, num_classes)``, or
-    ``(scores, weights)`` with the fusion's weights (see ``Fusion``).
+    ``(scores, weights)`` with the fusion's weights (see ``Fusion``). The fusion is asked for its
+    weights only when ``return_weights=True`` (``transformer`` computes them with an extra
+    attention pass). Streams of another floating dtype are cast as ``Fusion`` documents;
+    integer streams, and maps with an empty spatial axis, are refused by the fusion's checks.
     """
+
+    options: ClassVar[dict[str, Option]] = {
+        "num_classes": positive_int(None),
+        "pool": choice("avg", ("avg", "max")),
+        "dropout": probability(0.5, "dropout before the classifier"),
+    }
 
     def __init__(
         self,
@@ -50,10 +61,9 @@ class MultiStreamHead(nn.Module):
         **fusion_options,
     ) -> None:
         super().__init__()
-        if pool not in ("avg", "max"):
-            raise StreamFuseError(f"pool={pool!r} is not valid; choose one of avg, max")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise StreamFuseError(f"num_classes must be a positive int, got {num_classes!r}")
+        num_classes = self.options["num_classes"].check("num_classes", num_classes, "MultiStreamHead")
+        pool = self.options["pool"].check("pool", pool, "MultiStreamHead")
+        dropout = self.options["dropout"].check("dropout", dropout, "MultiStreamHead")
         if isinstance(fusion, Fusion):
             if fusion_options or dim is not None:
                 raise StreamFuseError("pass options and dim to the Fusion itself when giving a Fusion instance")
@@ -69,8 +79,8 @@ class MultiStreamHead(nn.Module):
         return self.fusion.stream_names
 
     def pool_stream(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() <= 2:
-            return x  # vectors pass through; anything else is reported by the fusion's checks
+        if not isinstance(x, torch.Tensor) or x.dim() <= 2 or not x.is_floating_point() or 0 in x.shape[2:]:
+            return x  # vectors pass through; ints, empty axes and the rest are reported by the fusion's checks
         flat = x.flatten(2)
         return flat.mean(-1) if self.pool == "avg" else flat.amax(-1)
 
@@ -80,6 +90,7 @@ class MultiStreamHead(nn.Module):
                 streams = {k: self.pool_stream(v) for k, v in streams.items()}
             elif isinstance(streams, Sequence):
                 streams = [self.pool_stream(x) for x in streams]
+        if not return_weights:
+            return self.fc(self.dropout(self.fusion(streams, mask=mask)))
         fused, weights = self.fusion(streams, mask=mask, return_weights=True)
-        scores = self.fc(self.dropout(fused))
-        return (scores, weights) if return_weights else scores
+        return self.fc(self.dropout(fused)), weights

@@ -6,7 +6,6 @@ Adding a method is writing one ``Fusion`` subclass and decorating it with ``@reg
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING
 
 from .errors import StreamFuseError, unknown_choice, unknown_option
@@ -36,21 +35,28 @@ def list_fusions() -> list[str]:
 
 
 def fusion_options(name: str) -> list[str]:
-    """Keyword options accepted by method ``name`` (its constructor and the shared base)."""
-    return list(fusion_option_defaults(name))
+    """Keyword options method ``name`` declares (its ``options``, then the shared base options)."""
+    return list(get_fusion_class(name).option_specs())
 
 
 def fusion_option_defaults(name: str) -> dict:
-    """``{option: default}`` for method ``name``, in constructor order (required ones map to ``inspect.Parameter.empty``)."""
-    cls = get_fusion_class(name)
-    defaults: dict = {}
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            for p in inspect.signature(klass.__init__).parameters.values():
-                if p.kind is p.KEYWORD_ONLY or (p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self"):
-                    if p.name not in ("in_dims", "dim") and p.name not in defaults:
-                        defaults[p.name] = p.default
-    return defaults
+    """``{option: default}`` for method ``name``, as declared (see ``fusion_option_specs``)."""
+    return {k: spec.default for k, spec in get_fusion_class(name).option_specs().items()}
+
+
+def fusion_option_specs(name: str) -> dict:
+    """``{option: Option}`` for method ``name``: default, kind and valid range of each option."""
+    return dict(get_fusion_class(name).option_specs())
+
+
+def check_fusion_option(name: str, key: str, value):
+    """Validate one option value for method ``name`` without building it (e.g. a CLI argument
+    before any data is loaded): return the value, or raise ``StreamFuseError`` for an unknown
+    option or a value outside the declared range."""
+    specs = get_fusion_class(name).option_specs()
+    if key not in specs:
+        raise unknown_option(f"fusion {name!r}", key, specs)
+    return specs[key].check(key, value, name)
 
 
 def get_fusion_class(name: str) -> type[Fusion]:

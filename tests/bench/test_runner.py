@@ -1,10 +1,6 @@
 """Bench: tables and files, resume without recomputation, interrupted runs, settings clashes."""
 
 import json
-import signal
-import subprocess
-import sys
-import time
 
 from streamfuse.cli import main
 
@@ -43,35 +39,37 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path, capsys):
     assert {p: p.read_bytes() for p in (out / "runs").glob("*.json")} == before
 
 
-def test_interrupted_bench_loses_at_most_the_run_in_progress(tmp_path):
+def test_interrupted_bench_loses_at_most_the_run_in_progress(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in the second run, just after its training: deterministic on an idle or a loaded
+    machine (the KeyboardInterrupt is raised where Python's SIGINT handler would raise it)."""
+    import streamfuse.bench.runner as runner
+
     out = tmp_path / "b"
-    # Many epochs, so that each run lasts seconds and the interrupt lands in the middle of one.
-    slow = [a if a != "1" else "300" for a in ARGS] + ["--patience", "300"]
-    assert "300" in slow
-    cmd = [sys.executable, "-m", "streamfuse.cli", *slow, "--out", str(out)]
-    # pytest-xdist workers ignore SIGINT and children inherit that; restore the terminal default
-    # so the bench sees Ctrl-C as a user's shell would deliver it.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    args = ["bench", "--fusions", "scalar", "--seeds", "2", "--no-baselines", *TINY, "--out", str(out)]
+    real, calls = runner.train_model, []
+
+    def train_then_interrupt(*a, **k):
+        result = real(*a, **k)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return result
+
+    monkeypatch.setattr(runner, "train_model", train_then_interrupt)
+    assert main(args) == 130
+    assert "finished runs are kept" in capsys.readouterr().err
     runs = out / "runs"
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list(runs.glob("*.json"))) < 1:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C mid-bench
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err[-2000:]
-    assert "finished runs are kept" in err
     done = {p: p.read_bytes() for p in runs.glob("*.json")}
-    assert 1 <= len(done) < 10
-    for p in done:
-        json.loads(p.read_text())  # every file on disk is a whole run
-    assert not [p for p in runs.iterdir() if p.suffix == ".tmp"]
-    # Rerun: the finished runs are kept byte for byte, the rest computed.
-    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert rerun.stderr.count("(resumed)") == len(done)
+    assert sorted(p.name for p in done) == ["scalar__seed0.json"]  # the second run was lost, no more
+    json.loads(next(iter(done.values())))  # every file on disk is a whole run
+    assert not list(out.rglob("*.tmp"))
+    assert [r["seed"] for r in json.loads((out / "results.json").read_text())["runs"]] == [0]
+    # Rerun: the finished run is kept byte for byte, the other computed.
+    monkeypatch.setattr(runner, "train_model", real)
+    assert main(args) == 0
+    assert capsys.readouterr().err.count("(resumed)") == 1
     assert all(p.read_bytes() == b for p, b in done.items())
-    assert len(list(runs.glob("*.json"))) == 10
+    assert sorted(p.name for p in runs.glob("*.json")) == ["scalar__seed0.json", "scalar__seed1.json"]
 
 
 def test_all_skips_methods_that_cannot_take_this_many_streams():
@@ -101,7 +99,7 @@ def test_run_keys_tell_aux_loss_runs_apart_and_old_folders_still_resume():
     # option existed (so folders made then still resume); the default (no decay on logits) differs.
     assert run_key(plain, "scalar", 0) != run_key(BenchConfig(train=TrainConfig(decay_all=True)), "scalar", 0)
     train = TrainConfig(decay_all=True).to_dict()
-    for k in ("device", "aux_loss", "decay_all", "stacked"):
+    for k in ("device", "aux_loss", "decay_all", "stacked", "balance"):
         train.pop(k)
     old = json.dumps({"data": "video", "opts": {}, "dseed": 0, "train": train, "method": "scalar", "sd": 0.0}, sort_keys=True, default=str)
     before = BenchConfig(train=TrainConfig(decay_all=True))
@@ -126,3 +124,33 @@ def test_run_keys_tell_stacked_runs_apart_for_fusions_only():
     assert run_key(plain, "scalar", 0) != run_key(stacked, "scalar", 0)
     for baseline in ("late", "single:rgb"):  # baselines are never trained stacked
         assert run_key(plain, baseline, 0) == run_key(stacked, baseline, 0)
+
+
+def test_run_keys_tell_balance_recipes_apart_for_fusions_only():
+    from streamfuse.bench.runner import BenchConfig, run_key
+    from streamfuse.training import TrainConfig
+
+    keys = {b: BenchConfig(train=TrainConfig(balance=b)) for b in ("none", "warmstart", "gblend", "ogm")}
+    assert len({run_key(k, "scalar", 0) for k in keys.values()}) == 4
+    for baseline in ("late", "single:rgb"):  # baselines are trained the same whatever the recipe
+        assert len({run_key(k, baseline, 0) for k in keys.values()}) == 1
+
+
+def test_train_and_bench_share_one_train_and_evaluate(tmp_path, monkeypatch):
+    """`train` and `bench` train through runner.train_and_evaluate; a bench checkpoint records its data."""
+    import streamfuse.bench.runner as runner
+
+    seen = []
+    real = runner.train_and_evaluate
+
+    def spy(method, *args, **kwargs):
+        seen.append(method)
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_evaluate", spy)
+    assert main(["train", "--fusion", "scalar", "--save", str(tmp_path / "m.pt"), *TINY]) == 0
+    assert main(["bench", "--fusions", "concat", "--no-baselines", "--save-checkpoints", *TINY, "--out", str(tmp_path / "b")]) == 0
+    assert seen == ["scalar", "concat"]
+    # The bench's checkpoint records its data, so `explain` needs no --data.
+    ckpt = tmp_path / "b" / "checkpoints" / "concat__seed0.pt"
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "c.png")]) == 0

@@ -10,8 +10,21 @@ import streamfuse
 from streamfuse import StreamFuseError
 
 from ..conftest import ALL_FUSIONS, fit_dims, make_streams, partial_mask, streams_for
+from .variants import dims_for, option_variants, variant_id
 
 SEED_DIMS = [17, 3]
+VARIANTS = option_variants()
+
+
+def build_variant(name, options, in_dims=(6, 4, 5), dim=8):
+    """Method ``name`` with ``options``, for as many of ``in_dims`` as it takes, and its widths."""
+    dims = dims_for(options, fit_dims(name, list(in_dims)), dim)
+    return streamfuse.create_fusion(name, dims, dim=dim, **options), dims
+
+
+def variant_streams(f, dims, n, seed=0):
+    """Maps for token-level fusions (as configured: transformer mode="tokens"), vectors otherwise."""
+    return make_streams(dims, n, spatial=(2, 3, 3) if f.token_level else None, seed=seed)
 
 
 @pytest.mark.parametrize("name", ALL_FUSIONS)
@@ -61,11 +74,10 @@ def test_many_streams_of_different_widths(name, in_dims):
     assert not torch.allclose(out, f(streams_for(name, in_dims, n=3, seed=1)))
 
 
-@pytest.mark.parametrize("name", ALL_FUSIONS)
-def test_gradients_reach_every_stream_and_parameter(name):
-    in_dims = fit_dims(name, [6, 4, 5])
-    f = streamfuse.create_fusion(name, in_dims, dim=8)
-    xs = [x.requires_grad_() for x in streams_for(name, in_dims, n=6)]
+@pytest.mark.parametrize("name,options", VARIANTS, ids=variant_id)
+def test_gradients_reach_every_stream_and_parameter(name, options):
+    f, in_dims = build_variant(name, options)
+    xs = [x.requires_grad_() for x in variant_streams(f, in_dims, n=6)]
     out = f(xs)
     (out * torch.randn_like(out)).sum().backward()
     for i, x in enumerate(xs):
@@ -76,13 +88,17 @@ def test_gradients_reach_every_stream_and_parameter(name):
         assert p.grad.abs().sum() > 0, f"parameter {pname} gets an all-zero gradient"
 
 
-@pytest.mark.parametrize("name", ALL_FUSIONS)
-def test_normalised_weights_sum_to_one(name):
-    in_dims = fit_dims(name, [6, 4, 5])
-    f = streamfuse.create_fusion(name, in_dims, dim=8).eval()
-    if f.weight_level is None or name == "sum" or getattr(f, "normalize", "softmax") != "softmax":
-        pytest.skip(f"{name} has no weights normalised across streams")
-    xs = streams_for(name, in_dims, n=7)
+def _normalised(f) -> bool:
+    return f.weight_level is not None and f.name != "sum" and getattr(f, "normalize", "softmax") == "softmax"
+
+
+@pytest.mark.parametrize("name,options", VARIANTS, ids=variant_id)
+def test_normalised_weights_sum_to_one(name, options):
+    f, in_dims = build_variant(name, options)
+    f.eval()
+    if not _normalised(f):
+        pytest.skip(f"{name} {options} has no weights normalised across streams")
+    xs = variant_streams(f, in_dims, n=7)
     # Move weights away from uniform so the check is not trivially true.
     with torch.no_grad():
         for p in f.parameters():
@@ -94,11 +110,14 @@ def test_normalised_weights_sum_to_one(name):
         assert w.std() > 1e-4  # learned weights moved off uniform: the check above is not vacuous
 
 
-@pytest.mark.parametrize("name", ALL_FUSIONS)
-def test_masked_streams_cannot_affect_output(name):
-    in_dims = fit_dims(name, [6, 4, 5])
-    f = streamfuse.create_fusion(name, in_dims, dim=8).eval()
-    xs = streams_for(name, in_dims, n=6)
+@pytest.mark.parametrize("name,options", VARIANTS, ids=variant_id)
+def test_masked_streams_cannot_affect_output(name, options):
+    f, in_dims = build_variant(name, options)
+    f.eval()
+    with torch.no_grad():  # off the initialisation, so that every weight and logit matters
+        for p in f.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    xs = variant_streams(f, in_dims, n=6)
     mask = partial_mask(6, len(in_dims))
     out, w = f(xs, mask=mask, return_weights=True)
     # Replace every absent entry by garbage (including NaN): nothing may change.
@@ -114,7 +133,7 @@ def test_masked_streams_cannot_affect_output(name):
         torch.testing.assert_close(w, w2)
         absent = ~mask
         assert (w[absent] == 0).all(), "absent streams must get zero weight"
-        if f.weight_level and getattr(f, "normalize", "softmax") == "softmax" and name != "sum":
+        if _normalised(f):
             torch.testing.assert_close(w.sum(1), torch.ones_like(w.sum(1)))
     # And the mask matters: without it, the output differs.
     assert not torch.allclose(out, f(xs))
@@ -166,11 +185,18 @@ def test_dict_input_uses_fixed_key_order(name):
     torch.testing.assert_close(out, f([rgb, pose]))
 
 
-@pytest.mark.parametrize("name", ALL_FUSIONS)
-def test_empty_batch(name):
-    f = streamfuse.create_fusion(name, [6, 4], dim=8).eval()
-    out, w = f(streams_for(name, [6, 4], n=0), return_weights=True)
+@pytest.mark.parametrize("name,options", VARIANTS, ids=variant_id)
+def test_empty_batch(name, options):
+    f, dims = build_variant(name, options, in_dims=(6, 4))
+    f.eval()
+    xs = variant_streams(f, dims, n=0)
+    out, w = f(xs, return_weights=True)
     assert out.shape == (0, 8)
+    _check_weight_shape(f, w, 0)
+    # With a (0, S) mask too: cross_attention and transformer used to fail in a reshape.
+    out, w = f(xs, mask=torch.ones(0, len(dims), dtype=torch.bool), return_weights=True)
+    assert out.shape == (0, 8)
+    _check_weight_shape(f, w, 0)
 
 
 @pytest.mark.parametrize("name", ALL_FUSIONS)

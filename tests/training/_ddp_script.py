@@ -6,14 +6,16 @@ import torch
 import torch.distributed as dist
 
 from streamfuse.training import TrainConfig, train_model
+from streamfuse.training.balance import BALANCE
 
 from .test_loop import synthetic  # noqa: E402  (run with -m, so the package import works)
 
 out = sys.argv[1]
 streams, labels, spec = synthetic(n=96)
-model, info = train_model(spec, streams, labels, TrainConfig(epochs=3, batch_size=16, seed=3, width=16))
-rank = dist.get_rank()
-torch.save({"state": model.state_dict(), "world": dist.get_world_size(), "val": info["val_accuracy"]}, f"{out}/rank{rank}.pt")
+for balance in sorted(BALANCE):  # every recipe's extra step (OGM's all-reduced confidences) too
+    model, info = train_model(spec, streams, labels, TrainConfig(epochs=3, batch_size=16, seed=3, width=16, balance=balance))
+    rank = dist.get_rank()
+    torch.save({"state": model.state_dict(), "world": dist.get_world_size(), "val": info["val_accuracy"]}, f"{out}/{balance}-rank{rank}.pt")
 # Both ranks finish writing before either tears the gloo group down: destroying it while the peer
 # still holds the connection is the likely cause of one rank abort seen on a loaded 2-core machine.
 dist.barrier()

@@ -59,3 +59,41 @@ def test_aux_loss_spec_and_heads_round_trip(tmp_path):
     for s in spec["streams"]:
         torch.testing.assert_close(loaded(streams, return_aux=True)[1][s], model(streams, return_aux=True)[1][s], rtol=0, atol=0)
     assert predict(loaded, streams).shape == (10, 3)
+
+
+def test_a_checkpoint_without_spec_or_weights_is_a_clear_error(tmp_path):
+    from streamfuse.training.checkpoint import FORMAT
+
+    torch.save({"format": FORMAT, "config": {}}, tmp_path / "m.pt")
+    with pytest.raises(StreamFuseError, match="m.pt' has no spec or state_dict; it is incomplete"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+def test_checkpoints_honour_the_umask(tmp_path):
+    import os
+    import stat
+
+    _, _, spec = synthetic(n=10)
+    old = os.umask(0o077)
+    try:
+        save_checkpoint(tmp_path / "private.pt", build_model(spec), spec, {})
+        os.umask(0o002)
+        save_checkpoint(tmp_path / "shared.pt", build_model(spec), spec, {})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "private.pt").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "shared.pt").stat().st_mode) == 0o664
+
+
+def test_training_leaves_the_flush_denormal_setting_as_it_found_it():
+    from streamfuse.training import train_model
+    from streamfuse.training.loop import denormals_flushed
+
+    streams, y, spec = synthetic(n=30)
+    for setting in (False, True):
+        torch.set_flush_denormal(setting)
+        try:
+            train_model(spec, streams, y, TrainConfig(epochs=1, batch_size=16))
+            assert denormals_flushed() is setting
+        finally:
+            torch.set_flush_denormal(False)

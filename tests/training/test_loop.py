@@ -65,12 +65,13 @@ def test_aux_loss_adds_the_mean_per_stream_cross_entropy():
     import torch.nn.functional as F
 
     from streamfuse.training import build_model
+    from streamfuse.training.balance import make_recipe
     from streamfuse.training.loop import _loss
 
     streams, y, spec = synthetic(n=16)
     torch.manual_seed(0)
     model = build_model(dict(spec, aux_loss=0.5)).eval()  # eval: dropout off, so both calls agree
-    loss = _loss(model, streams, y, 0.5)
+    loss, _ = _loss(model, streams, y, 0.5, make_recipe("none", 3))
     scores, aux = model(streams, return_aux=True)
     expected = F.cross_entropy(scores, y) + 0.5 * sum(F.cross_entropy(a, y) for a in aux.values()) / 3
     torch.testing.assert_close(loss, expected)
@@ -101,14 +102,16 @@ def test_param_groups_spare_biases_norms_and_weight_logits_from_decay():
     from streamfuse.training.loop import param_groups
 
     _, _, spec = synthetic(n=4)
-    for method, logit in (("scalar", "head.fusion.theta"), ("channel", "head.fusion.theta"), ("attention", "head.fusion.stream_bias")):
+    for method, logit in (("scalar", "head.fusion.theta"), ("channel", "head.fusion.theta"), ("attention", "head.fusion.stream_bias"),
+                          ("cross_attention", "head.fusion.embed.stream_embed"), ("late_learned", "theta")):
         model = build_model(dict(spec, method=method))
         names = {id(p): n for n, p in model.named_parameters()}
         decay, keep = param_groups(model, 0.05)
         assert decay["weight_decay"] == 0.05 and keep["weight_decay"] == 0.0
         kept = {names[id(p)] for p in keep["params"]}
         decayed = {names[id(p)] for p in decay["params"]}
-        assert logit in kept and "head.fc.bias" in kept and "head.fc.weight" in decayed
+        fc = "classifiers.a.3" if method == "late_learned" else "head.fc"
+        assert logit in kept and f"{fc}.bias" in kept and f"{fc}.weight" in decayed
         assert all(model.get_parameter(n).dim() > 1 for n in decayed)
         assert len(kept) + len(decayed) == len(names)
     (only,) = param_groups(model, 0.05, decay_all=True)

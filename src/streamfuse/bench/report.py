@@ -10,7 +10,7 @@ import statistics
 from pathlib import Path
 
 from ..importance.spearman import spearman
-from ..training.checkpoint import atomic_write_bytes
+from .._io import atomic_write_bytes, save_figure
 
 
 def _mean_std(values):
@@ -243,6 +243,4 @@ def _plot_weights(plt, path: Path, rows: list[dict], streams: list[str], title: 
 
 
 def _save(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
+    save_figure(fig, path)

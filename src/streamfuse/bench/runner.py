@@ -5,7 +5,8 @@ stream importance; the result is written atomically to ``OUT/runs/<method>__seed
 moment it finishes. A run whose file exists is loaded instead of recomputed, so re-running the
 same command resumes, and Ctrl-C loses at most the run in progress. Each run file carries a key
 (a hash of the data, the training settings, the method and the seed); a folder holding runs with
-other settings is refused rather than mixed or overwritten.
+other settings is refused rather than mixed or overwritten. The CLI checks and locks the whole
+folder before loading data (``folder.py``); ``run_bench`` itself takes no lock.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..registry import FUSIONS, fusion_option_defaults, fusion_options, list_fusions
 from ..training import TrainConfig, macro_f1, predict, train_model
-from ..training.checkpoint import atomic_write_bytes, save_checkpoint
-from ..training.models import baseline
+from .._io import atomic_write_bytes
+from ..training.checkpoint import save_checkpoint
+from ..training.models import MODEL_METHODS, baseline
 
 RUN_FORMAT = "streamfuse-run/1"
 
@@ -44,7 +46,7 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
     """Expand the requested fusion names with the baselines and stream-dropout variants."""
     methods = list(names)
     if stream_dropout > 0:
-        methods += [f"{m}+sd" for m in names]
+        methods += [f"{m}+sd" for m in names if m not in MODEL_METHODS]
     if baselines:
         methods += ["late"] + [f"single:{s}" for s in streams]
     return methods
@@ -52,6 +54,8 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
 
 def fits(name: str, num_streams: int) -> bool:
     """Whether method ``name`` accepts ``num_streams`` streams (``convex`` takes exactly two)."""
+    if name in MODEL_METHODS:
+        return num_streams >= 1
     cls = FUSIONS[name]
     return num_streams >= cls.min_streams and (cls.max_streams is None or num_streams <= cls.max_streams)
 
@@ -62,12 +66,16 @@ def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
     Unknown names, and named methods that cannot take this many streams, are errors raised before
     any training starts.
     """
+    known = [*list_fusions(), *MODEL_METHODS]
     if text.strip() == "all":
-        return [n for n in list_fusions() if num_streams is None or fits(n, num_streams)]
+        return [n for n in known if num_streams is None or fits(n, num_streams)]
     names = [t.strip() for t in text.split(",") if t.strip()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise StreamFuseError(f"--fusions names {', '.join(map(repr, repeated))} more than once (got {text!r}); give each method once")
     for n in names:
-        if n not in FUSIONS:
-            raise unknown_choice("fusion method", n, FUSIONS)
+        if n not in known:
+            raise unknown_choice("fusion method", n, known)
         if num_streams is not None and not fits(n, num_streams):
             cls = FUSIONS[n]
             raise StreamFuseError(
@@ -84,7 +92,7 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
     for key, value in options.items():
         if key in ("device", "dtype"):
             raise StreamFuseError(f"fusion option {key!r} is set for the whole model: use --device (the bench trains in float32)")
-        refusing = [m for m in methods if key not in fusion_options(m)]
+        refusing = [m for m in methods if m in MODEL_METHODS or key not in fusion_options(m)]
         if refusing:
             takers = [m for m in list_fusions() if key in fusion_options(m)]
             raise StreamFuseError(
@@ -93,7 +101,7 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
                    else f"no method takes it; the options of {refusing[0]!r} are: {', '.join(fusion_options(refusing[0]))}")
             )
         for m in methods:
-            default = fusion_option_defaults(m)[key]
+            default = fusion_option_defaults(m)[key]  # every method takes the option (checked above)
             if isinstance(default, bool):
                 ok, want = isinstance(value, bool), "true or false"
             elif isinstance(default, int | float):
@@ -129,14 +137,16 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
     train = dict(bench.train.to_dict(), seed=seed)
     train.pop("device")  # the same run on another device is the same experiment
     # Settings added later enter the key only when they differ from the behaviour before them
-    # (aux_loss 0, decay_all True, stacked False), so such folders still resume; baselines take
-    # neither aux losses nor stacked training.
+    # (aux_loss 0, decay_all True, stacked False, balance "none"), so such folders still resume;
+    # baselines take neither aux losses, balancing nor stacked training.
     if not train.get("aux_loss") or baseline(method):
         train.pop("aux_loss", None)
     if train.get("decay_all", True):
         train.pop("decay_all", None)
     if not train.get("stacked") or baseline(method):
         train.pop("stacked", None)
+    if train.get("balance", "none") == "none" or baseline(method):
+        train.pop("balance", None)
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,
@@ -184,16 +194,46 @@ def evaluate_run(model, data, spec: dict, device) -> dict:
     return result
 
 
+def train_and_evaluate(method: str, data, cfg: TrainConfig, stream_dropout: float = 0.0, progress=None):
+    """Train ``method`` (a fusion, ``"<fusion>+sd"``, ``"late"`` or ``"single:<stream>"``) on
+    ``data.train`` with ``cfg`` (seed ``cfg.seed``) and score it on ``data.test``.
+
+    Returns ``(model, spec, record)``: the trained model, its spec, and the run's record (training
+    time, epochs, validation accuracy, then ``evaluate_run``'s metrics). ``bench`` and ``train``
+    both train through here.
+    """
+    spec = model_spec(method, data, cfg, stream_dropout)
+    model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
+    record = {k: info[k] for k in ("train_seconds", "epochs_run", "best_epoch", "val_accuracy")}
+    if info.get("balance"):
+        record["balance"] = info["balance"]  # the recipe's state: G-Blend weights, OGM coefficients
+    record.update(evaluate_run(model, data, spec, next(model.parameters()).device))
+    return model, spec, record
+
+
+def data_record(bench: BenchConfig) -> dict:
+    """How to load the data again (stored in checkpoints): a folder path made absolute."""
+    data = bench.data
+    if not any(data == name for name in _builtin_datasets()):
+        data = str(Path(data).resolve())
+    return {"data": data, "data_options": bench.data_options, "data_seed": bench.data_seed}
+
+
+def _builtin_datasets() -> list[str]:
+    from ..data import list_datasets
+
+    return list_datasets()
+
+
 def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> dict:
     cfg = TrainConfig(**dict(bench.train.to_dict(), seed=seed))
-    spec = model_spec(method, data, cfg, bench.stream_dropout)
-    model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
+    model, spec, record = train_and_evaluate(method, data, cfg, bench.stream_dropout, progress)
     run = {"format": RUN_FORMAT, "key": run_key(bench, method, seed), "method": method, "seed": seed, "spec": spec}
-    run.update(train_seconds=info["train_seconds"], epochs_run=info["epochs_run"], best_epoch=info["best_epoch"], val_accuracy=info["val_accuracy"])
-    run.update(evaluate_run(model, data, spec, next(model.parameters()).device))
+    run.update(record)
     out = Path(bench.out)
     if bench.save_checkpoints:
-        save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec, cfg.to_dict(), {"accuracy": run["accuracy"]})
+        save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec,
+                        dict(cfg.to_dict(), **data_record(bench)), {"accuracy": run["accuracy"]})
     atomic_write_bytes(run_path(out, method, seed), lambda fh: fh.write(json.dumps(run, indent=1).encode()))
     return run
 

@@ -3,23 +3,28 @@
 For each noise level the data is reloaded with that much additive Gaussian noise on the chosen
 stream (std relative to the stream's own), every requested method is trained (as a resumable
 bench in ``OUT/noise-<level>``), and the mean learned weight and accuracy-Shapley value of every
-stream are collected. Writes ``sweep.csv`` and ``sweep.png`` and prints, per method, whether the
-degraded stream's weight and Shapley value fall: "yes" when no step from one noise level to the
-next rises by more than ``TOLERANCE`` and the last value is more than ``TOLERANCE`` below the
-first (``trend``); otherwise "no" with why (flat, rises, or not monotone).
+stream are collected into rows (``sweep.csv``, ``sweep.png``); ``trend`` tells, per method, whether
+the degraded stream's weight and Shapley value fall: "yes" when no step from one noise level to the
+next rises by more than ``TOLERANCE`` and the last value is more than ``TOLERANCE`` below the first;
+otherwise "no" with why (flat, rises, or not monotone). The CLI prints that table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import sys
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._io import FolderLock, atomic_write_bytes, check_writable_dir, save_figure
 from ..errors import StreamFuseError
-from ..training.checkpoint import atomic_write_bytes
+from ..training import TrainConfig
+from .folder import check_folder
+from .presets import check_int
 from .report import aggregate
-from .runner import BenchConfig, check_fusion_options, parse_methods, run_bench
+from .runner import BenchConfig, run_bench
 
 TOLERANCE = 0.02  # a step may rise by up to this and still count as falling; the net fall must exceed it
 
@@ -44,50 +49,83 @@ def is_monotone_falling(values: list[float], tol: float = TOLERANCE) -> bool:
     return trend(values, tol) == "yes"
 
 
-def run_sweep(args, levels: list[float]) -> int:
-    from ..cli import _data_options, _load, _preset_name, _progress_factory, _train_config
+@dataclass
+class SweepConfig:
+    """One sweep: ``methods`` retrained at every noise level of ``stream`` (std relative to the stream's)."""
 
-    methods = parse_methods(args.fusions)
-    train = _train_config(args, _preset_name(args.data))
-    check_fusion_options(methods, train.fusion_options)
-    base_opts = _data_options(args)
-    rows = []
-    streams = None
-    for level in levels:
-        noise = dict(base_opts.get("noise", {}), **{args.stream: level})
-        data, opts = _load(args, extra_options={"noise": noise})
-        if args.stream not in data.stream_names:
-            raise StreamFuseError(f"--stream {args.stream!r} is not a stream of {args.data}; streams are {data.stream_names}")
-        streams = list(data.stream_names)
-        bench = BenchConfig(
-            data=args.data, data_options=opts, data_seed=args.data_seed, methods=methods, seeds=args.seeds,
-            out=str(Path(args.out) / f"noise-{level:g}"), train=train, baselines=False,
+    data: str
+    stream: str
+    levels: list[float]
+    methods: list[str]
+    train: TrainConfig
+    data_options: dict = field(default_factory=dict)
+    data_seed: int = 0
+    seeds: int = 1
+    out: str = "runs/sweep"
+
+    def bench(self, level: float) -> BenchConfig:
+        """The resumable bench run at one noise level (folder ``OUT/noise-<level>``)."""
+        noise = dict(self.data_options.get("noise", {}), **{self.stream: level})
+        return BenchConfig(
+            data=self.data, data_options=dict(self.data_options, noise=noise), data_seed=self.data_seed, methods=self.methods,
+            seeds=self.seeds, out=str(Path(self.out) / f"noise-{level:g}"), train=self.train, baselines=False,
         )
-        print(f"sweep: {args.stream} noise {level:g} -> {bench.out}", file=sys.stderr)
-        runs = run_bench(bench, data, progress_factory=_progress_factory(args.quiet))
-        for r in aggregate(runs, streams):
-            row = {"noise": level, "method": r["method"], "accuracy": r["accuracy"]}
-            for s in streams:
-                row[f"weight[{s}]"] = r["weight"][s]
-                row[f"shapley_acc[{s}]"] = r["shapley_acc"][s]
-            rows.append(row)
-    out = Path(args.out)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_bytes(out / "sweep.csv", lambda fh: fh.write(buf.getvalue().encode()))
-    _plot(out / "sweep.png", rows, methods, args.stream)
-    print(f"| method | {args.stream} weight by noise | falls? | {args.stream} Shapley by noise | falls? |")
-    print("|---|---|---|---|---|")
-    for m in methods:
-        ws = [r[f"weight[{args.stream}]"] for r in rows if r["method"] == m]
-        ss = [r[f"shapley_acc[{args.stream}]"] for r in rows if r["method"] == m]
-        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-        print(f"| {m} | {' '.join(map(fmt, ws))} | {trend(ws)} | {' '.join(map(fmt, ss))} | {trend(ss)} |")
-    print(f"\nfalls = no step up by more than {TOLERANCE} and the last value more than {TOLERANCE} below the first")
-    print(f"wrote {out}/sweep.csv and sweep.png (per-level runs in {out}/noise-<level>/)")
-    return 0
+
+
+def check_levels(levels: list[float]) -> list[float]:
+    """Noise levels: at least one, each a finite number >= 0, none twice."""
+    if not levels:
+        raise StreamFuseError("--noise is empty; give levels such as 0,0.5,1,2")
+    bad = [v for v in levels if not math.isfinite(v) or v < 0]
+    if bad:
+        raise StreamFuseError(f"--noise levels must be finite numbers >= 0, got {bad[0]!r}")
+    named = [f"{v:g}" for v in levels]
+    if len(set(named)) < len(named):
+        raise StreamFuseError(f"--noise names a level twice ({', '.join(named)}); give each level once")
+    return levels
+
+
+def run_sweep(sweep: SweepConfig, progress_factory=None, log=None) -> list[dict]:
+    """Run (or resume) the sweep; return one row per (level, method) and write ``sweep.csv``/``sweep.png``.
+
+    ``progress_factory(method, seed)`` as for ``run_bench``; ``log(text)`` hears which level starts.
+    Every folder is checked and locked before the first level's data is loaded. A row holds
+    ``noise``, ``method``, ``accuracy`` and per stream ``weight[<s>]`` and ``shapley_acc[<s>]``.
+    """
+    from ..data import load_data
+
+    check_int("seeds", sweep.seeds)
+    check_levels(sweep.levels)
+    out = check_writable_dir(sweep.out, "--out")
+    rows = []
+    with contextlib.ExitStack() as held:
+        held.enter_context(FolderLock(out, "streamfuse sweep"))
+        for level in sweep.levels:
+            bench = sweep.bench(level)
+            held.enter_context(FolderLock(check_writable_dir(bench.out, "--out"), "streamfuse sweep"))
+            check_folder(bench)
+        for level in sweep.levels:
+            bench = sweep.bench(level)
+            data = load_data(sweep.data, seed=sweep.data_seed, **bench.data_options)
+            if sweep.stream not in data.stream_names:
+                raise StreamFuseError(f"--stream {sweep.stream!r} is not a stream of {sweep.data}; streams are {data.stream_names}")
+            streams = list(data.stream_names)
+            if log is not None:
+                log(f"sweep: {sweep.stream} noise {level:g}")
+            runs = run_bench(bench, data, progress_factory=progress_factory)
+            for r in aggregate(runs, streams):
+                row = {"noise": level, "method": r["method"], "accuracy": r["accuracy"]}
+                for s in streams:
+                    row[f"weight[{s}]"] = r["weight"][s]
+                    row[f"shapley_acc[{s}]"] = r["shapley_acc"][s]
+                rows.append(row)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write_bytes(out / "sweep.csv", lambda fh: fh.write(buf.getvalue().encode()))
+        _plot(out / "sweep.png", rows, sweep.methods, sweep.stream)
+    return rows
 
 
 def _plot(path: Path, rows, methods, stream) -> None:
@@ -106,7 +144,4 @@ def _plot(path: Path, rows, methods, stream) -> None:
     axes[1].set(title=f"Shapley value (accuracy) of '{stream}'", xlabel="noise std")
     axes[0].legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
+    save_figure(fig, path)

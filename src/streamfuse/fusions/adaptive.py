@@ -15,12 +15,15 @@ the ``scalar`` weights do, while the MLP supplies the per-sample part.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
-from ..layers.masking import normalize_weights, weighted_sum
+from ..layers.masking import NORMALIZATIONS, normalize_weights, weighted_sum
 from ..layers.stream_linear import StreamLinear
+from ..options import Option, choice, flag, module_class, positive_float, positive_int
 from ..registry import register_fusion
 
 
@@ -29,7 +32,8 @@ class AdaptiveWeightFusion(Fusion):
     """MLP-projected streams weighted by MLP-predicted per-sample, per-channel weights.
 
     Args:
-        normalize: ``"softmax"`` across streams (default) or ``"sigmoid"`` (independent gates).
+        normalize: ``"softmax"`` across streams (default), ``"sigmoid"`` (independent gates) or
+            ``"none"`` (``1 + logits``).
         hidden: hidden width of the weight MLP (default D).
         act_layer: activation class used in both MLPs.
         logit_scale: scale of the per-stream prior bias (see ``scalar``).
@@ -37,6 +41,13 @@ class AdaptiveWeightFusion(Fusion):
     """
 
     weight_level = "channel"
+    options: ClassVar[dict[str, Option]] = {
+        "normalize": choice("softmax", NORMALIZATIONS, "how the weight logits become weights"),
+        "hidden": positive_int(None, allow_none=True, doc="hidden width of the weight MLP (None: D)"),
+        "act_layer": module_class(nn.GELU, "activation class of both MLPs"),
+        "logit_scale": positive_float(10.0, "scale of the per-stream prior bias"),
+        "stream_norm": flag(True, doc="non-affine LayerNorm on each projected stream"),
+    }
 
     def __init__(
         self,
@@ -51,14 +62,19 @@ class AdaptiveWeightFusion(Fusion):
         **base,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.normalize = self.check_normalize(normalize)
-        self.logit_scale = float(logit_scale)
-        hidden = hidden or self.dim
+        self.normalize = self.check_option("normalize", normalize)
+        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        hidden = self.check_option("hidden", hidden) or self.dim
+        act_layer = self.check_option("act_layer", act_layer)
+        stream_norm = self.check_option("stream_norm", stream_norm)
         self.proj = self.build_projection(True, stream_norm, mlp=True, act_layer=act_layer)
         self.weight_in = StreamLinear(self.num_streams, self.dim, hidden, **self.factory)
         self.act = act_layer()
         self.weight_out = StreamLinear(self.num_streams, hidden, self.dim, **self.factory)
         self.stream_bias = nn.Parameter(torch.zeros(self.num_streams, 1, **self.factory))
+
+    def no_weight_decay(self) -> set[str]:
+        return {"stream_bias"}
 
     def fuse(self, xs, mask, need_weights):
         x = self.proj(xs)  # (N, S, D)

@@ -14,12 +14,14 @@ Additive attention: https://arxiv.org/abs/1409.0473
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import masked_softmax, weighted_sum
+from ..options import Option, choice, flag, positive_float, positive_int
 from ..registry import register_fusion
 
 
@@ -32,6 +34,14 @@ class AttentionFusion(Fusion):
         hidden: hidden width of the scoring MLP (default D // 2, at least 8).
         logit_scale, project, stream_norm: as in ``scalar``.
     """
+
+    options: ClassVar[dict[str, Option]] = {
+        "scorer": choice("mlp", ("mlp", "query"), "additive-attention MLP or a learned query vector"),
+        "hidden": positive_int(None, allow_none=True, doc="hidden width of the scoring MLP (None: max(D // 2, 8))"),
+        "logit_scale": positive_float(10.0, "scale of the per-stream prior"),
+        "project": flag(None, allow_none=True, doc="project each stream to D (None: only if some C_i != D)"),
+        "stream_norm": flag(True, doc="non-affine LayerNorm on each projected stream"),
+    }
 
     def __init__(
         self,
@@ -46,9 +56,10 @@ class AttentionFusion(Fusion):
         **base,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.check_choice("scorer", scorer, ("mlp", "query"))
-        self.scorer, self.logit_scale = scorer, float(logit_scale)
-        self.proj = self.build_projection(project, stream_norm)
+        self.scorer = self.check_option("scorer", scorer)
+        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        hidden = self.check_option("hidden", hidden)
+        self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
         if scorer == "mlp":
             hidden = hidden or max(self.dim // 2, 8)
             self.score = nn.Sequential(
@@ -57,6 +68,9 @@ class AttentionFusion(Fusion):
         else:
             self.query = nn.Parameter(torch.randn(self.dim, **self.factory) / math.sqrt(self.dim))
         self.stream_bias = nn.Parameter(torch.zeros(self.num_streams, **self.factory))
+
+    def no_weight_decay(self) -> set[str]:
+        return {"stream_bias"} | ({"query"} if self.scorer == "query" else set())
 
     def fuse(self, xs, mask, need_weights):
         x = self.proj(xs)  # (N, S, D)

@@ -20,6 +20,8 @@ https://arxiv.org/abs/1906.00295
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -27,6 +29,7 @@ from ..base import Fusion
 from ..errors import StreamFuseError
 from ..layers.masking import masked_softmax, weighted_sum
 from ..layers.tokens import TokenEmbedding
+from ..options import Option, positive_float, positive_int, probability
 from ..registry import register_fusion
 
 
@@ -42,15 +45,21 @@ class CrossAttentionFusion(Fusion):
 
     token_level = True
     min_streams = 2
+    options: ClassVar[dict[str, Option]] = {
+        "num_heads": positive_int(4, doc="attention heads (D must be divisible by it)"),
+        "dropout": probability(0.0, "attention dropout"),
+        "logit_scale": positive_float(10.0, "scale of the per-stream prior in the stream weights"),
+    }
 
     def __init__(self, in_dims, dim=None, *, num_heads: int = 4, dropout: float = 0.0, logit_scale: float = 10.0, **base):
         super().__init__(in_dims, dim, **base)
+        num_heads, dropout = self.check_option("num_heads", num_heads), self.check_option("dropout", dropout)
         if dim is None:  # default D = widest stream, rounded up so the heads split it evenly
             self.dim = -(-self.dim // num_heads) * num_heads
         if self.dim % num_heads:
             raise StreamFuseError(f"cross_attention: dim D={self.dim} must be divisible by num_heads={num_heads}")
         f, s, d = self.factory, self.num_streams, self.dim
-        self.logit_scale = float(logit_scale)
+        self.logit_scale = self.check_option("logit_scale", logit_scale)
         self.embed = TokenEmbedding(self.in_dims, d, **f)
         self.attn = nn.ModuleList(nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True, **f) for _ in range(s))
         self.null = nn.Parameter(torch.randn(s, 1, d, **f) * 0.02)
@@ -62,7 +71,8 @@ class CrossAttentionFusion(Fusion):
     def fuse(self, xs, mask, need_weights):
         n = xs[0].shape[0]
         tokens = [self.embed(x, i) for i, x in enumerate(xs)]
-        absent = None if mask is None else [(~mask[:, j]).unsqueeze(1).expand(n, t.shape[1]) for j, t in enumerate(tokens)]
+        # (N = 0: MultiheadAttention cannot reshape an empty key-padding mask; nothing to hide.)
+        absent = None if mask is None or n == 0 else [(~mask[:, j]).unsqueeze(1).expand(n, t.shape[1]) for j, t in enumerate(tokens)]
         summaries = []
         for i, q in enumerate(tokens):
             others = [j for j in range(len(tokens)) if j != i]
@@ -77,6 +87,9 @@ class CrossAttentionFusion(Fusion):
         p = torch.stack(summaries, dim=1)  # (N, S, D)
         a = masked_softmax(self.score(p).squeeze(-1) + self.stream_bias * self.logit_scale, mask, dim=1)
         return weighted_sum(p, a), a
+
+    def no_weight_decay(self) -> set[str]:
+        return {"stream_bias", "null", "embed.stream_embed"}
 
     @torch.no_grad()
     def attention_maps(self, streams, mask=None) -> dict[str, dict[str, torch.Tensor]]:

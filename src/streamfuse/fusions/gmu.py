@@ -13,11 +13,14 @@ https://arxiv.org/abs/1702.01992
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import masked_softmax, weighted_sum
+from ..options import Option, flag
 from ..registry import register_fusion
 
 
@@ -34,10 +37,11 @@ class GatedMultimodalFusion(Fusion):
     """
 
     weight_level = "channel"
+    options: ClassVar[dict[str, Option]] = {"stream_norm": flag(False, doc="non-affine LayerNorm on each projected stream")}
 
     def __init__(self, in_dims, dim=None, *, stream_norm: bool = False, **base) -> None:
         super().__init__(in_dims, dim, **base)
-        self.proj = self.build_projection(True, stream_norm=stream_norm)
+        self.proj = self.build_projection(True, stream_norm=self.check_option("stream_norm", stream_norm))
         self.gate = nn.Linear(sum(self.in_dims), self.num_streams * self.dim, **self.factory)
 
     def fuse(self, xs, mask, need_weights):

@@ -16,12 +16,13 @@ Modality-Specific Factors", https://arxiv.org/abs/1806.00064
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ..base import Fusion
-from ..errors import StreamFuseError
+from ..options import Option, positive_int
 from ..registry import register_fusion
 
 
@@ -34,12 +35,11 @@ class LowRankFusion(Fusion):
     """
 
     weight_level = None
+    options: ClassVar[dict[str, Option]] = {"rank": positive_int(4, doc="factors per stream")}
 
     def __init__(self, in_dims, dim=None, *, rank: int = 4, **base) -> None:
         super().__init__(in_dims, dim, **base)
-        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-            raise StreamFuseError(f"lowrank: rank must be a positive int, got {rank!r}")
-        self.rank = rank
+        self.rank = rank = self.check_option("rank", rank)
         self.factors = nn.ModuleList(nn.Linear(c, rank * self.dim, **self.factory) for c in self.in_dims)
         self.rank_weight = nn.Parameter(torch.full((rank,), 1.0 / rank, **self.factory))
         self.bias = nn.Parameter(torch.zeros(self.dim, **self.factory))
@@ -47,6 +47,9 @@ class LowRankFusion(Fusion):
             for lin, c in zip(self.factors, self.in_dims):
                 lin.weight.uniform_(-1, 1).mul_(1.0 / math.sqrt(c * self.num_streams))
                 lin.bias.fill_(1.0)
+
+    def no_weight_decay(self) -> set[str]:
+        return {"rank_weight", "bias"}
 
     def fuse(self, xs, mask, need_weights):
         n = xs[0].shape[0]

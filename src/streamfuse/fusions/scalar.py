@@ -14,10 +14,14 @@ reported broadcast to ``(N, S)``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
+from ..layers.masking import NORMALIZATIONS
+from ..options import Option, choice, flag, positive_float
 from ..registry import register_fusion
 
 
@@ -31,6 +35,13 @@ class ScalarFusion(Fusion):
         project, stream_norm: as in ``sum``.
     """
 
+    options: ClassVar[dict[str, Option]] = {
+        "normalize": choice("softmax", NORMALIZATIONS, "how the stream logits become weights"),
+        "logit_scale": positive_float(10.0, "k in w = f(k * theta)"),
+        "project": flag(None, allow_none=True, doc="project each stream to D (None: only if some C_i != D)"),
+        "stream_norm": flag(True, doc="non-affine LayerNorm on each projected stream"),
+    }
+
     def __init__(
         self,
         in_dims,
@@ -43,13 +54,17 @@ class ScalarFusion(Fusion):
         **base,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.normalize = self.check_normalize(normalize)
-        self.logit_scale = float(logit_scale)
-        self.proj = self.build_projection(project, stream_norm)
+        # convex fixes normalize (and does not declare it): only a declared option is checked.
+        self.normalize = self.check_option("normalize", normalize) if "normalize" in self.options else normalize
+        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
         self.theta = nn.Parameter(torch.zeros(self.param_shape(), **self.factory))
 
     def param_shape(self) -> tuple[int, ...]:
         return (self.num_streams,)
+
+    def no_weight_decay(self) -> set[str]:
+        return {"theta"}
 
     def logits(self) -> torch.Tensor:
         return self.theta * self.logit_scale
@@ -71,8 +86,9 @@ class ConvexFusion(ScalarFusion):
     """
 
     min_streams = max_streams = 2
+    options: ClassVar[dict[str, Option]] = {k: v for k, v in ScalarFusion.options.items() if k != "normalize"}  # fixed to softmax
 
-    def __init__(self, in_dims, dim=None, *, logit_scale: float = 10.0, project=None, stream_norm=True, **base):
+    def __init__(self, in_dims, dim=None, *, logit_scale: float = 10.0, project: bool | None = None, stream_norm: bool = True, **base):
         super().__init__(in_dims, dim, normalize="softmax", logit_scale=logit_scale, project=project,
                          stream_norm=stream_norm, **base)
         # (k/2, -k/2): one broadcast multiply gives both logits (cheaper than scale, negate, cat).

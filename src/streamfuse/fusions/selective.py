@@ -14,10 +14,13 @@ Shapes: S x ``(N, C_i)`` -> ``(N, D)``; weights ``a`` ``(N, S, D)``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import nn
 
 from ..base import Fusion
 from ..layers.masking import masked_softmax, weighted_sum
+from ..options import Option, flag, module_class, positive_int
 from ..registry import register_fusion
 
 
@@ -33,6 +36,13 @@ class SelectiveFusion(Fusion):
     """
 
     weight_level = "channel"
+    options: ClassVar[dict[str, Option]] = {
+        "reduction": positive_int(4, doc="squeeze ratio r (hidden width max(D // r, 8))"),
+        "act_layer": module_class(nn.ReLU, "activation class of the squeeze MLP"),
+        "norm_layer": module_class(nn.LayerNorm, "normalisation class of the squeeze MLP"),
+        "project": flag(None, allow_none=True, doc="project each stream to D (None: only if some C_i != D)"),
+        "stream_norm": flag(True, doc="non-affine LayerNorm on each projected stream"),
+    }
 
     def __init__(
         self,
@@ -47,8 +57,9 @@ class SelectiveFusion(Fusion):
         **base,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        hidden = max(self.dim // reduction, 8)
-        self.proj = self.build_projection(project, stream_norm)
+        hidden = max(self.dim // self.check_option("reduction", reduction), 8)
+        act_layer, norm_layer = self.check_option("act_layer", act_layer), self.check_option("norm_layer", norm_layer)
+        self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
         self.squeeze = nn.Sequential(
             nn.Linear(self.dim, hidden, **self.factory), norm_layer(hidden, **self.factory), act_layer()
         )

@@ -8,9 +8,12 @@ fixed (1 for ``sum``; ``1/|P|`` for ``mean``), shaped ``(N, S)``.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
 from ..base import Fusion
+from ..options import Option, flag
 from ..registry import register_fusion
 
 
@@ -23,9 +26,14 @@ class SumFusion(Fusion):
         stream_norm: non-affine LayerNorm on each projected stream.
     """
 
+    options: ClassVar[dict[str, Option]] = {
+        "project": flag(None, allow_none=True, doc="project each stream to D (None: only if some C_i != D)"),
+        "stream_norm": flag(True, doc="non-affine LayerNorm on each projected stream"),
+    }
+
     def __init__(self, in_dims, dim=None, *, project: bool | None = None, stream_norm: bool = True, **base) -> None:
         super().__init__(in_dims, dim, **base)
-        self.proj = self.build_projection(project, stream_norm)
+        self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
 
     def stream_weights(self, like: torch.Tensor, mask):
         if mask is None:

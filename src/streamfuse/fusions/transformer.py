@@ -17,12 +17,23 @@ https://arxiv.org/abs/1706.03762; CLS pooling as in BERT/ViT.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
 from ..base import Fusion
 from ..errors import StreamFuseError
 from ..layers.tokens import TokenEmbedding
+from ..options import (
+    Option,
+    choice,
+    flag,
+    module_class,
+    positive_float,
+    positive_int,
+    probability,
+)
 from ..registry import register_fusion
 
 
@@ -40,6 +51,16 @@ class TransformerFusion(Fusion):
         stream_norm: LayerNorm on each projected stream (pooled mode).
     """
 
+    options: ClassVar[dict[str, Option]] = {
+        "mode": choice("pooled", ("pooled", "tokens"), "one token per stream, or every position of every map"),
+        "depth": positive_int(2, doc="encoder layers"),
+        "num_heads": positive_int(4, doc="attention heads (D must be divisible by it)"),
+        "mlp_ratio": positive_float(2.0, "feed-forward width as a multiple of D"),
+        "dropout": probability(0.0, "dropout inside the encoder layers"),
+        "act_layer": module_class(nn.GELU, "feed-forward activation class"),
+        "stream_norm": flag(True, doc="LayerNorm on each projected stream (pooled mode)"),
+    }
+
     def __init__(
         self,
         in_dims,
@@ -55,7 +76,9 @@ class TransformerFusion(Fusion):
         **base,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.check_choice("mode", mode, ("pooled", "tokens"))
+        mode, depth, num_heads = self.check_option("mode", mode), self.check_option("depth", depth), self.check_option("num_heads", num_heads)
+        mlp_ratio, dropout = self.check_option("mlp_ratio", mlp_ratio), self.check_option("dropout", dropout)
+        act_layer, stream_norm = self.check_option("act_layer", act_layer), self.check_option("stream_norm", stream_norm)
         if dim is None:  # default D = widest stream, rounded up so the heads split it evenly
             self.dim = -(-self.dim // num_heads) * num_heads
         if self.dim % num_heads:
@@ -77,6 +100,11 @@ class TransformerFusion(Fusion):
         )
         self.norm = nn.LayerNorm(d, **f)
 
+    def no_weight_decay(self) -> set[str]:
+        # The stream-type embedding is a per-stream preference in both modes (it sits on the
+        # fusion in pooled mode and on the token embedding in tokens mode).
+        return {"cls", "embed.stream_embed" if self.token_level else "stream_embed"}
+
     def fuse(self, xs, mask, need_weights):
         n = xs[0].shape[0]
         if self.token_level:
@@ -87,9 +115,10 @@ class TransformerFusion(Fusion):
             tokens, lengths = self.proj(xs) + self.stream_embed, [1] * self.num_streams
         x = torch.cat([self.cls.expand(n, 1, self.dim), tokens], dim=1)
         pad = None
-        if mask is not None:
-            per_token = torch.repeat_interleave(~mask, torch.tensor(lengths, device=mask.device), dim=1, output_size=sum(lengths))
-            pad = torch.cat([per_token.new_zeros(n, 1), per_token], dim=1)
+        if mask is not None and n > 0:  # (N = 0: the attention cannot reshape an empty padding mask)
+            # One column per token: stream i's absence repeated over its L_i tokens (an expand per
+            # stream, not repeat_interleave, which the dynamo ONNX exporter cannot convert).
+            pad = torch.cat([mask.new_zeros(n, 1)] + [(~mask[:, i : i + 1]).expand(n, k) for i, k in enumerate(lengths)], dim=1)
         weights = None
         for k, layer in enumerate(self.layers):
             if need_weights and k == len(self.layers) - 1:

@@ -1,21 +1,28 @@
 """Building blocks shared by the fusion methods (not fusions themselves)."""
 
-from .masking import NORMALIZATIONS, masked_mean, masked_softmax, normalize_weights, stream_dropout_mask, weighted_sum, weighted_sum_list, weighted_sum_streams
+from .masking import (
+    NORMALIZATIONS,
+    masked_softmax,
+    normalize_weights,
+    stream_dropout_mask,
+    weighted_sum,
+    weighted_sum_list,
+    weighted_sum_streams,
+)
 from .projection import StreamProjection
 from .stream_linear import StreamLinear
 from .tokens import TokenEmbedding, sincos_positions
 
 __all__ = [
     "NORMALIZATIONS",
-    "normalize_weights",
-    "weighted_sum",
-    "weighted_sum_list",
-    "weighted_sum_streams",
     "StreamLinear",
     "StreamProjection",
     "TokenEmbedding",
-    "masked_mean",
     "masked_softmax",
+    "normalize_weights",
     "sincos_positions",
     "stream_dropout_mask",
+    "weighted_sum",
+    "weighted_sum_list",
+    "weighted_sum_streams",
 ]

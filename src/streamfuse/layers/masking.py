@@ -22,14 +22,6 @@ def masked_softmax(logits: torch.Tensor, mask: torch.Tensor | None, dim: int = 1
     return torch.softmax(logits.masked_fill(~m, float("-inf")), dim=dim)
 
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor | None, dim: int = 1) -> torch.Tensor:
-    """Mean over ``dim`` of the present entries only. ``x`` ``(N, S, ...)``, ``mask`` ``(N, S)``."""
-    if mask is None:
-        return x.mean(dim)
-    m = mask.view(mask.shape + (1,) * (x.dim() - mask.dim())).to(x.dtype)
-    return (x * m).sum(dim) / m.sum(dim).clamp_min(1.0)
-
-
 def stream_dropout_mask(
     mask: torch.Tensor | None, batch: int, num_streams: int, p: float, device: torch.device
 ) -> torch.Tensor:

@@ -21,7 +21,6 @@ class StreamLinear(nn.Module):
         in_features: C_in (the same for every stream).
         out_features: C_out.
         bias: add a per-stream bias ``(S, C_out)``.
-        weight_scale: multiply the default init range by this (e.g. ``1/sqrt(S)`` for products).
 
     Shapes: input ``(N, S, C_in)``, output ``(N, S, C_out)``.
     """
@@ -32,7 +31,6 @@ class StreamLinear(nn.Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        weight_scale: float = 1.0,
         device=None,
         dtype=None,
     ) -> None:
@@ -41,13 +39,12 @@ class StreamLinear(nn.Module):
         self.num_streams, self.in_features, self.out_features = num_streams, in_features, out_features
         self.weight = nn.Parameter(torch.empty(num_streams, in_features, out_features, **factory))
         self.bias = nn.Parameter(torch.empty(num_streams, out_features, **factory)) if bias else None
-        self.weight_scale = weight_scale
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         # The same range nn.Linear uses (kaiming-uniform with a=sqrt(5) reduces to 1/sqrt(fan_in)).
         bound = 1.0 / math.sqrt(self.in_features)
-        nn.init.uniform_(self.weight, -bound * self.weight_scale, bound * self.weight_scale)
+        nn.init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:
             nn.init.uniform_(self.bias, -bound, bound)
 

@@ -3,36 +3,24 @@
 Everything stored is plain data (dicts, lists, strings, numbers, tensors), so loading never runs
 pickled code. A write goes to a temporary file in the same folder first and is then renamed
 over the target, so an interrupted save never leaves a half-written checkpoint.
+
+The ``config`` of a checkpoint written by ``streamfuse train`` or ``bench --save-checkpoints``
+records its data (``data``: a built-in name or an absolute folder path, ``data_seed``,
+``data_options``); ``checkpoint_data`` reads it back and ``check_data_matches`` refuses data whose
+streams differ from the model's.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from .._io import atomic_write_bytes
 from ..errors import StreamFuseError
 from .models import build_model
 
 FORMAT = "streamfuse-checkpoint/1"
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(file)`` on a temp file next to ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path, model, spec: dict, config: dict, metrics: dict | None = None) -> None:
@@ -54,12 +42,42 @@ def load_checkpoint(path, map_location="cpu"):
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         got = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise StreamFuseError(f"checkpoint {str(path)!r}: format {got!r}, expected {FORMAT!r}")
+    missing = [k for k in ("spec", "state_dict") if not isinstance(payload.get(k), dict)]
+    if missing:
+        raise StreamFuseError(f"checkpoint {str(path)!r} has no {' or '.join(missing)}; it is incomplete. Expected a file written by streamfuse")
     model = build_model(payload["spec"])
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise StreamFuseError(f"checkpoint {str(path)!r}: weights do not match its model spec: {exc}") from exc
     return model.eval(), payload
+
+
+def checkpoint_data(path, config: dict) -> tuple[str, int, dict]:
+    """``(data, data_seed, data_options)`` a checkpoint's ``config`` records. A relative folder
+    (checkpoints before paths were stored absolute) is looked up next to the checkpoint first,
+    then from the current folder."""
+    from ..data import list_datasets
+
+    data = config.get("data")
+    if not isinstance(data, str):
+        raise StreamFuseError(f"checkpoint {str(path)!r} does not record its data; pass --data")
+    if data not in list_datasets() and not Path(data).is_absolute():
+        beside = Path(path).resolve().parent / data
+        if beside.is_dir():
+            data = str(beside)
+    return data, config.get("data_seed", 0), config.get("data_options") or {}
+
+
+def check_data_matches(path, spec: dict, data, data_name: str) -> None:
+    """Refuse ``data`` whose streams, channels or classes differ from the checkpoint's model."""
+    want = {s: spec["in_channels"][s] for s in spec["streams"]}
+    have = {s: int(data.train.streams[s].shape[1]) for s in data.stream_names}
+    if any(have.get(s) != c for s, c in want.items()) or spec["num_classes"] != data.num_classes:
+        raise StreamFuseError(
+            f"checkpoint {str(path)!r} was trained on streams {want} (name: channels) with {spec['num_classes']} classes; "
+            f"data {data_name!r} has streams {have} with {data.num_classes} classes. Give the data it was trained on"
+        )
 
 
 def load_trained(path, data=None, map_location="cpu"):
@@ -78,13 +96,10 @@ def load_trained(path, data=None, map_location="cpu"):
     from ..data import load_data  # training sits beside data; imported only when asked for
 
     model, payload = load_checkpoint(path, map_location=map_location)
-    cfg = payload.get("config") or {}
     if data is None:
-        spec = cfg.get("data")
-        if spec is None:
-            raise StreamFuseError(f"checkpoint {str(path)!r} does not record its data; pass data= (a dataset name or folder)")
-        options, seed = dict(cfg.get("data_options") or {}), int(cfg.get("data_seed", 0))
+        spec, seed, options = checkpoint_data(path, payload.get("config") or {})
     else:
-        spec, options, seed = data, {}, 0
-    return model, load_data(spec, seed=seed, **options)
-
+        spec, seed, options = data, 0, {}
+    loaded = load_data(spec, seed=seed, **options)
+    check_data_matches(path, payload["spec"], loaded, str(spec))
+    return model, loaded

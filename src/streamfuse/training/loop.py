@@ -7,19 +7,25 @@ Loss: ``CE(fused scores)``, plus ``aux_loss * mean over streams of CE(stream's a
 when the model spec has ``aux_loss`` > 0 (see ``models.MultiStreamNet``). Validation, early
 stopping and everything after training use the fused scores only.
 
-Stacked training (``stacked=True``): see ``train_model``.
+Balanced training (``balance``, see ``balance.py``) and stacked training (``stacked=True``):
+see ``train_model``.
 
 Weight decay (``param_groups``): AdamW decays the matrices and convolution kernels only, not 1-D
-parameters (biases, norm scales) nor the parameters a ``Fusion`` registers itself (its weight
-logits, e.g. ``theta``, ``stream_bias``): decay on a weight logit pulls the weights back to uniform.
+parameters (biases, norm scales) nor what a module declares in ``no_weight_decay()`` (timm's
+convention; every ``Fusion`` names its weight logits and stream embeddings, e.g. ``theta``,
+``stream_bias``): decay on a weight logit pulls the weights back to uniform.
 ``decay_all=True`` decays every parameter.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
+import json
 import math
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -27,9 +33,11 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 
-from ..base import Fusion
+from ..errors import StreamFuseError
+from ..weight_decay import no_weight_decay_ids
 from . import distributed
-from .models import baseline, build_model
+from .balance import make_recipe
+from .models import MODEL_METHODS, baseline, build_model
 
 
 @dataclass
@@ -50,6 +58,7 @@ class TrainConfig:
     aux_loss: float = 0.0  # per-stream aux loss lambda; model_spec copies it into the spec, which the loop uses
     decay_all: bool = False  # True: decay every parameter (the behaviour before param_groups)
     stacked: bool = False  # fusion models: encoders on one half of train, then the head alone on the other
+    balance: str = "none"  # fusion models: a training recipe of balance.BALANCE (see balance.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,22 +108,28 @@ def macro_f1(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> floa
 
 
 def param_groups(model, weight_decay: float, decay_all: bool = False) -> list[dict]:
-    """AdamW groups: decayed (matrices, kernels) and not (1-D parameters, ``Fusion``-owned logits)."""
+    """AdamW groups: decayed (matrices, kernels) and not (1-D parameters and what each module
+    declares in ``no_weight_decay()``: fusion weight logits, stream embeddings)."""
     if decay_all:
         return [{"params": list(model.parameters()), "weight_decay": weight_decay}]
-    logits = {id(p) for m in model.modules() if isinstance(m, Fusion) for p in m.parameters(recurse=False)}
+    skip = no_weight_decay_ids(model)
     decay, keep = [], []
     for p in model.parameters():
-        (keep if p.dim() <= 1 or id(p) in logits else decay).append(p)
+        (keep if id(p) in skip else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
 
-def _loss(net, batch, y, aux_loss: float) -> torch.Tensor:
-    """``CE(fused)`` plus ``aux_loss`` times the mean of the per-stream auxiliary CEs."""
+def _loss(net, batch, y, aux_loss: float, recipe) -> tuple[torch.Tensor, object]:
+    """The batch loss and the model's output: the recipe's loss when it uses per-stream heads,
+    else ``CE(fused)`` plus ``aux_loss`` times the mean of the per-stream auxiliary CEs."""
+    if recipe.stream_heads:
+        out = net(batch, return_aux="probe" if recipe.probe else True)
+        return recipe.loss(out, y), out
     if aux_loss <= 0:
-        return F.cross_entropy(net(batch), y)
-    scores, aux = net(batch, return_aux=True)
-    return F.cross_entropy(scores, y) + aux_loss * torch.stack([F.cross_entropy(a, y) for a in aux.values()]).mean()
+        out = net(batch)
+        return F.cross_entropy(out, y), out
+    scores, aux = out = net(batch, return_aux=True)
+    return F.cross_entropy(scores, y) + aux_loss * torch.stack([F.cross_entropy(a, y) for a in aux.values()]).mean(), out
 
 
 def _evaluate(model, streams, labels, cfg, device, rank, world) -> tuple[float, float]:
@@ -128,9 +143,68 @@ def _evaluate(model, streams, labels, cfg, device, rank, world) -> tuple[float, 
     return correct / max(count, 1), loss / max(count, 1)
 
 
+@torch.no_grad()
+def _head_losses(model, streams, labels, cfg, device, rank, world) -> list[float]:
+    """Mean CE of the fused head, then of each stream's head, in eval mode, summed over ranks."""
+    was_training = model.training
+    model.eval()
+    idx = torch.arange(rank, len(labels), world)
+    sums = [0.0] * (1 + len(model.stream_names))
+    for i in range(0, len(idx), cfg.batch_size * 4):
+        b = idx[i : i + cfg.batch_size * 4]
+        scores, aux = model({k: v[b].to(device) for k, v in streams.items()}, return_aux=True)
+        y = labels[b].to(device)
+        for k, sc in enumerate([scores, *aux.values()]):
+            sums[k] += F.cross_entropy(sc.float(), y, reduction="sum").item()
+    model.train(was_training)
+    *sums, count = distributed.all_sum([*sums, float(len(idx))], device)
+    return [v / max(count, 1) for v in sums]
+
+
+# Single-stream models trained in this process, by (spec, config, data): warm start and stacked
+# training reuse them, and so does the bench's ``single:<stream>`` baseline trained with the same
+# settings (training is deterministic per seed, so a cached model equals a retrained one).
+_SOLO_CACHE: OrderedDict = OrderedDict()
+_SOLO_CACHE_SIZE = 16
+
+
+def _fingerprint(t: torch.Tensor) -> str:
+    return hashlib.sha1(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest() + str(tuple(t.shape))
+
+
+def _solo_key(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> str:
+    stream = spec["method"].split(":", 1)[1]
+    # a single-stream model ignores every fusion-model setting: the bench's `single:<s>` baseline
+    # (trained with the bench's recipe in its config) and a warm start's encoder are one model
+    blob = {"spec": spec, "cfg": dict(_solo_cfg(cfg).to_dict(), device=None), "x": _fingerprint(streams[stream]), "y": _fingerprint(labels)}
+    return json.dumps(blob, sort_keys=True, default=str)
+
+
+def _solo_cfg(cfg: TrainConfig) -> TrainConfig:
+    """The settings a stream is trained alone with: the same, without any fusion-model option."""
+    return replace(cfg, stacked=False, aux_loss=0.0, fusion_options={}, balance="none")
+
+
+def _single_spec(spec: dict, stream: str) -> dict:
+    single = dict(spec, method=f"single:{stream}", aux_loss=0.0, fusion_options={})
+    single.pop("stream_heads", None)
+    return single
+
+
+def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, float]:
+    """Each stream's encoder trained alone (as ``single:<stream>``): ``({stream: state_dict}, seconds)``."""
+    states, seconds = {}, 0.0
+    for s in spec["streams"]:
+        model, info = train_model(_single_spec(spec, s), streams, labels, _solo_cfg(cfg))
+        states[s] = copy.deepcopy(model.encoders[s].state_dict())
+        seconds += info["train_seconds"]
+    return states, seconds
+
+
 def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig):
     """Stage 1 of stacked training: each stream's encoder trained alone (as ``single:<stream>``)
-    on one stratified half of ``labels``; returns the other half and the encoders' state dicts.
+    on one stratified half of ``labels``; returns the other half, the encoders' state dicts and
+    the seconds spent.
 
     Why: a weight fitted on the samples its encoders were trained on rewards whatever the
     encoders memorised (a noise stream included); on unseen samples memorised features are
@@ -138,40 +212,84 @@ def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainC
     (measured in BENCHMARKS.md, "`--stacked`").
     """
     half_a, half_b = stratified_split(labels, 0.5, cfg.seed)
-    solo = replace(cfg, stacked=False, aux_loss=0.0, fusion_options={})
-    states = {}
-    for s in spec["streams"]:
-        single = dict(spec, method=f"single:{s}", aux_loss=0.0, fusion_options={})
-        model, _ = train_model(single, take(streams, half_a), labels[half_a], solo)
-        states[s] = model.encoders[s].state_dict()
-    return take(streams, half_b), labels[half_b], states
+    states, seconds = _train_singles(spec, take(streams, half_a), labels[half_a], cfg)
+    return take(streams, half_b), labels[half_b], states, seconds
 
 
+def denormals_flushed() -> bool:
+    """Whether this thread's CPU flushes denormal floats to zero now (``torch`` has no getter)."""
+    return (torch.tensor([1e-39]) * torch.tensor([1.0])).item() == 0.0
+
+
+def _flushing_denormals(fn):
+    """Run ``fn`` with denormals flushed to zero, then restore the caller's setting."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        before = denormals_flushed()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(before)
+
+    return wrapper
+
+
+@_flushing_denormals
 def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg: TrainConfig, progress=None):
     """Train the model ``spec`` describes; return ``(model, info)`` with the best-validation weights.
 
-    With ``cfg.stacked`` (fusion models only; baselines train as usual) training has two stages:
-    every stream's encoder alone on one half of the training samples, then, encoders frozen, the
-    fusion head on the other half (its validation split taken from that half).
+    Fusion models train with the recipe ``cfg.balance`` (see ``balance.py``); with ``warmstart``
+    each stream is first trained alone (``single:<stream>``, same settings and validation split)
+    and the fused model starts from those encoders. With ``cfg.stacked`` (fusion models only)
+    training has two stages: every stream's encoder alone on one half of the training samples,
+    then, encoders frozen, the fusion head on the other half (its validation split taken from
+    that half). Baselines train as usual.
 
-    ``info``: ``train_seconds``, ``epochs_run``, ``best_epoch``, ``val_accuracy``, ``history``.
+    ``info``: ``train_seconds`` (including the single-stream training a recipe needs, even when
+    it was reused from an earlier model), ``epochs_run``, ``best_epoch``, ``val_accuracy``,
+    ``history``, ``balance`` (the recipe's reported state).
     """
+    method = spec["method"]
+    fused = not baseline(method)
+    recipe = make_recipe(cfg.balance if fused else "none", len(spec["streams"]))
+    if fused and cfg.balance != "none" and (cfg.aux_loss > 0 or cfg.stacked):
+        raise StreamFuseError(
+            f"balance={cfg.balance!r} sets its own per-stream losses and training stages; "
+            f"aux_loss={cfg.aux_loss:g} and stacked={cfg.stacked} apply with balance='none'"
+        )
+    solo_key = _solo_key(spec, train_streams, train_labels, cfg) if method.startswith("single:") else None
+    if solo_key in _SOLO_CACHE:
+        _SOLO_CACHE.move_to_end(solo_key)
+        model, info = _SOLO_CACHE[solo_key]
+        return copy.deepcopy(model), copy.deepcopy(info)
     rank, world = distributed.setup(cfg.device)
     device = distributed.local_device(cfg.device)
     # Tiny gradients and BatchNorm statistics produce denormal floats, which x86 CPUs process
     # far more slowly; flushing them to zero changes no result we report.
     torch.set_flush_denormal(True)
-    start = time.perf_counter()  # stacked training's stage 1 counts as training time too
-    encoder_states = None
-    if cfg.stacked and not baseline(spec["method"]):
-        train_streams, train_labels, encoder_states = _train_encoders(spec, train_streams, train_labels, cfg)
+    encoder_states, pre_seconds = None, 0.0
+    if cfg.stacked and fused:
+        train_streams, train_labels, encoder_states, pre_seconds = _train_encoders(spec, train_streams, train_labels, cfg)
+    elif recipe.warm_start:
+        encoder_states, pre_seconds = _train_singles(spec, train_streams, train_labels, cfg)
+    start = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    model = build_model(spec).to(device)
+    # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
+    # unless the spec asks for them, so the model returned is the one ``build_model(spec)`` makes
+    needs_heads = recipe.stream_heads and method not in MODEL_METHODS
+    model = build_model(dict(spec, stream_heads=True) if needs_heads else spec).to(device)
     if encoder_states is not None:
-        model.freeze_encoders(encoder_states)
+        if cfg.stacked:
+            model.freeze_encoders(encoder_states)
+        else:
+            model.load_encoders(encoder_states)
     tr_idx, va_idx = stratified_split(train_labels, cfg.val_fraction, cfg.seed)
     tr_streams, tr_y = take(train_streams, tr_idx), train_labels[tr_idx]
     va_streams, va_y = take(train_streams, va_idx), train_labels[va_idx]
+    # G-Blend compares train and validation losses: a fixed sample of the training split, as
+    # large as the validation split, keeps that measurement cheap
+    probe_idx = torch.randperm(len(tr_y), generator=torch.Generator().manual_seed(cfg.seed))[: max(len(va_y), 1)]
     net = DistributedDataParallel(model) if world > 1 else model
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay_all), lr=cfg.lr)
     aux_loss = getattr(model, "aux_loss", 0.0)
@@ -184,15 +302,24 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
         sampler.set_epoch(epoch)
         order = torch.tensor(list(iter(sampler)))
         net.train()
+        if recipe.on_epoch_start(model, epoch, cfg.epochs) and world > 1:
+            net = DistributedDataParallel(model)  # DDP fixes the trained parameters when it wraps
         for i in range(0, len(order), cfg.batch_size):
             b = order[i : i + cfg.batch_size]
             batch = {k: v[b].to(device, non_blocking=True) for k, v in tr_streams.items()}
-            loss = _loss(net, batch, tr_y[b].to(device), aux_loss)
+            y = tr_y[b].to(device)
+            loss, out = _loss(net, batch, y, aux_loss, recipe)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            recipe.after_backward(model, out, y, lambda v: distributed.all_sum(v, device))
             opt.step()
             sched.step()
         distributed.sync_buffers(model)
+        if recipe.wants_losses(epoch + 1) and len(va_y):
+            recipe.on_epoch_end(epoch + 1, {
+                "train": _head_losses(model, take(tr_streams, probe_idx), tr_y[probe_idx], cfg, device, rank, world),
+                "val": _head_losses(model, va_streams, va_y, cfg, device, rank, world),
+            })
         if len(va_y):
             acc, vloss = _evaluate(model, va_streams, va_y, cfg, device, rank, world)
         else:
@@ -209,11 +336,19 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
+    if needs_heads and not spec.get("stream_heads") and model.aux_loss == 0:
+        del model.aux_heads
     info = {
-        "train_seconds": time.perf_counter() - start,
+        "train_seconds": time.perf_counter() - start + pre_seconds,
         "epochs_run": len(history),
         "best_epoch": best_epoch,
         "val_accuracy": best[0],
         "history": history,
+        "balance": recipe.state(),
     }
-    return model.eval(), info
+    model.eval()
+    if solo_key is not None:
+        _SOLO_CACHE[solo_key] = (copy.deepcopy(model), copy.deepcopy(info))
+        while len(_SOLO_CACHE) > _SOLO_CACHE_SIZE:
+            _SOLO_CACHE.popitem(last=False)
+    return model, info

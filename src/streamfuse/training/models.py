@@ -1,16 +1,19 @@
 """Reference multi-stream networks built from a model spec (a plain dict, stored in checkpoints).
 
-Spec keys: ``method`` (a fusion name, ``"late"`` or ``"single:<stream>"``), ``streams`` (names in
-order), ``kinds`` and ``in_channels`` (per stream), ``num_classes``, ``width`` (encoder width),
-``dim`` (fused width, None for the method's default), ``dropout``, ``pool`` (``"avg"``/``"max"``
-global pooling of the encoders' maps), ``fusion_options``, ``aux_loss`` (lambda of the per-stream
-auxiliary losses, default 0.0 = none; fusion models only).
+Spec keys: ``method`` (a fusion name, ``"late"``, ``"late_learned"`` or ``"single:<stream>"``),
+``streams`` (names in order), ``kinds`` and ``in_channels`` (per stream), ``num_classes``,
+``width`` (encoder width), ``dim`` (fused width, None for the method's default), ``dropout``,
+``pool`` (``"avg"``/``"max"`` global pooling of the encoders' maps), ``fusion_options``,
+``aux_loss`` (lambda of the per-stream auxiliary losses, default 0.0 = none; fusion models only),
+``stream_heads`` (bool: build one classifier per stream even with ``aux_loss`` 0; the balanced
+training recipes use them, see ``balance.py``).
 
     MultiStreamNet   encoders -> MultiStreamHead(fusion)          one fused classifier
-                     (aux_loss > 0: plus one pool -> dropout -> fc classifier per stream, trained
-                     by the loop's auxiliary losses, unused at inference)
-    LateFusionNet    encoder -> pool -> fc per stream, mean of scores over present streams
-                     (late fusion as in pyskl's RGBPoseConv3D: average the branches' scores)
+                     (aux_loss > 0 or stream_heads: plus one pool -> dropout -> fc classifier per
+                     stream, used by the training loss only, never at inference)
+    LateFusionNet    encoder -> pool -> fc per stream, then the scores averaged over present
+                     streams (``late``, as pyskl's RGBPoseConv3D does at test time) or weighted
+                     by learned per-sample weights (``late_learned``: score-level fusion)
     single:<stream>  a MultiStreamNet over that stream alone
 """
 
@@ -25,43 +28,38 @@ from ..errors import StreamFuseError
 from ..head import MultiStreamHead
 from .encoders import make_encoder
 
+# Models built here rather than from the fusion registry; the bench lists them beside the fusions.
+MODEL_METHODS = ("late_learned",)
 
-class MultiStreamNet(nn.Module):
-    """Per-stream encoders feeding a ``MultiStreamHead``.
 
-    Call: ``net(streams, mask=None, return_weights=False, return_aux=False)``; ``streams`` is a
-    name->tensor dict (extra keys are ignored, so one batch serves every model) or a list in
-    ``stream_names`` order. Returns scores ``(N, K)``, then the fusion's weights if
-    ``return_weights``, then if ``return_aux`` a name->``(N, K)`` dict of the auxiliary heads'
-    per-stream scores (``aux_loss > 0`` only; computed for every stream, whatever the mask).
+class _EncoderNet(nn.Module):
+    """Per-stream encoders, stream selection and freezing, shared by every reference network.
 
-    ``aux_loss`` > 0 adds one classifier per stream on its own encoder output ("deep supervision"
-    of each branch, as in Gradient Blending: Wang, Tran & Feiszli, "What Makes Training
-    Multi-Modal Classification Networks Hard?", CVPR 2020, https://arxiv.org/abs/1905.12681), so
-    a slow stream learns even when the fused head can fit the training set from a faster one.
+    Call: ``net(streams, ...)``; ``streams`` is a name->tensor dict (extra keys are ignored, so one
+    batch serves every model) or a list in ``stream_names`` order.
     """
 
-    frozen_encoders = False  # True after freeze_encoders (stacked training); a class default, so subclasses have it too
+    frozen_encoders = False  # True after freeze_encoders (stacked training)
 
-    def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, pool="avg", fusion_options=None, aux_loss=0.0):
+    def __init__(self, streams, kinds, in_channels, width: int) -> None:
         super().__init__()
         self.stream_names = list(streams)
         self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
-        self.head = MultiStreamHead(
-            {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, pool=pool, dropout=dropout, **(fusion_options or {})
-        )
-        self.aux_loss = check_aux_loss(aux_loss)
-        if self.aux_loss > 0:
-            self.aux_heads = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
 
     def freeze_encoders(self, states: dict | None = None) -> None:
         """Load per-stream encoder weights (``{stream: state_dict}``, optional) and freeze the
         encoders: no gradients, and BatchNorm kept in eval mode even when the net trains."""
-        for s, state in (states or {}).items():
-            self.encoders[s].load_state_dict(state)
+        self.load_encoders(states or {})
         self.encoders.requires_grad_(False)
         self.frozen_encoders = True
         self.encoders.eval()
+
+    def load_encoders(self, states: dict) -> None:
+        """Copy ``{stream: state_dict}`` into the named encoders (warm start, stacked training)."""
+        for s, state in states.items():
+            if s not in self.encoders:
+                raise StreamFuseError(f"encoder weights for stream {s!r}, but the model's streams are {self.stream_names}")
+            self.encoders[s].load_state_dict(state)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -69,44 +67,110 @@ class MultiStreamNet(nn.Module):
             self.encoders.eval()
         return self
 
-    def select(self, streams):
+    def select(self, streams) -> list:
         if isinstance(streams, dict):
             missing = [s for s in self.stream_names if s not in streams]
             if missing:
                 raise StreamFuseError(f"model needs streams {self.stream_names}; missing {missing}, got {list(streams)}")
-            return [streams[s] for s in self.stream_names]
-        return list(streams)
-
-    def forward(self, streams, mask=None, return_weights=False, return_aux=False):
-        xs = self.select(streams)
+            xs = [streams[s] for s in self.stream_names]
+        else:
+            xs = list(streams)
         if len(xs) != len(self.stream_names):
             raise StreamFuseError(f"model expected {len(self.stream_names)} streams {self.stream_names}, got {len(xs)}")
-        feats = {s: enc(x) for (s, enc), x in zip(self.encoders.items(), xs)}
+        return xs
+
+    def encode(self, streams) -> dict:
+        """``{stream: (N, width, *spatial)}`` encoder maps."""
+        return {s: enc(x) for (s, enc), x in zip(self.encoders.items(), self.select(streams))}
+
+
+class MultiStreamNet(_EncoderNet):
+    """Per-stream encoders feeding a ``MultiStreamHead``.
+
+    Call: ``net(streams, mask=None, return_weights=False, return_aux=False)``. Returns scores
+    ``(N, K)``, then the fusion's weights if ``return_weights``, then if ``return_aux`` a
+    name->``(N, K)`` dict of the per-stream heads' scores (computed for every stream, whatever
+    the mask; ``return_aux="probe"``: from detached encoder outputs).
+
+    ``aux_loss`` > 0 (or ``stream_heads``) adds one classifier per stream on its own encoder
+    output ("deep supervision" of each branch, as in Gradient Blending: Wang, Tran & Feiszli,
+    "What Makes Training Multi-Modal Classification Networks Hard?", CVPR 2020,
+    https://arxiv.org/abs/1905.12681), so a slow stream learns even when the fused head can fit
+    the training set from a faster one.
+    """
+
+    def __init__(self, streams, kinds, in_channels, num_classes, method="adaptive", width=32, dim=None, dropout=0.5, pool="avg", fusion_options=None, aux_loss=0.0, stream_heads=False):
+        super().__init__(streams, kinds, in_channels, width)
+        self.head = MultiStreamHead(
+            {s: width for s in self.stream_names}, num_classes, fusion=method, dim=dim, pool=pool, dropout=dropout, **(fusion_options or {})
+        )
+        self.aux_loss = check_aux_loss(aux_loss)
+        if self.aux_loss > 0 or stream_heads:
+            self.aux_heads = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
+
+    def forward(self, streams, mask=None, return_weights=False, return_aux=False):
+        feats = self.encode(streams)
         out = self.head(feats, mask=mask, return_weights=return_weights)
         if not return_aux:
             return out
-        if self.aux_loss <= 0:
-            raise StreamFuseError("return_aux=True needs a model built with aux_loss > 0 (it has no auxiliary heads)")
-        aux = {s: head(feats[s]) for s, head in self.aux_heads.items()}
+        if not hasattr(self, "aux_heads"):
+            raise StreamFuseError("return_aux=True needs a model built with aux_loss > 0 or stream_heads (it has no per-stream heads)")
+        # "probe": the heads read detached features, so their losses train them but not the encoders
+        aux = {s: head(feats[s].detach() if return_aux == "probe" else feats[s]) for s, head in self.aux_heads.items()}
         return (*out, aux) if return_weights else (out, aux)
 
 
-class LateFusionNet(MultiStreamNet):
-    """Average of per-stream classifiers' scores (over present streams when a mask is given)."""
+class LateFusionNet(_EncoderNet):
+    """Score-level fusion: one classifier per stream, scores combined over present streams.
 
-    def __init__(self, streams, kinds, in_channels, num_classes, width=32, dropout=0.5, pool="avg", **_):
-        nn.Module.__init__(self)
-        self.stream_names = list(streams)
-        self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
+    ``learned=False`` (``late``): the mean of the present streams' scores, weights ``1/S``.
+    ``learned=True`` (``late_learned``): weights ``softmax_i(theta_i + g_i(z))`` over the present
+    streams, ``z`` the concatenated pooled features ``(N, S * width)``, ``g`` a linear gate
+    started at zero (so training starts from the plain mean). Returned like any fusion's weights.
+
+    Call: ``net(streams, mask=None, return_weights=False, return_aux=False)`` -> scores ``(N, K)``,
+    then weights ``(N, S)``, then the per-stream scores ``{stream: (N, K)}``. A mask row with no
+    present stream is an error, as for every fusion.
+    """
+
+    def __init__(self, streams, kinds, in_channels, num_classes, width=32, dropout=0.5, pool="avg", learned=False):
+        super().__init__(streams, kinds, in_channels, width)
         self.classifiers = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
+        self.learned = bool(learned)
+        if self.learned:
+            s = len(self.stream_names)
+            self.theta = nn.Parameter(torch.zeros(s))
+            self.pool = _Pool(pool)
+            self.gate = nn.Linear(s * width, s)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.zeros_(self.gate.bias)
 
-    def forward(self, streams, mask=None, return_weights=False):
-        xs = self.select(streams)
-        scores = torch.stack([self.classifiers[s](self.encoders[s](x)) for s, x in zip(self.stream_names, xs)], dim=1)
+    def no_weight_decay(self) -> set[str]:
+        return {"theta"} if self.learned else set()
+
+    def forward(self, streams, mask=None, return_weights=False, return_aux=False):
+        feats = self.encode(streams)
+        per_stream = {s: self.classifiers[s](f) for s, f in feats.items()}
+        scores = torch.stack(list(per_stream.values()), dim=1)  # (N, S, K)
         n, s = scores.shape[:2]
-        w = torch.full((n, s), 1.0 / s, device=scores.device) if mask is None else mask.float() / mask.float().sum(1, keepdim=True)
+        if mask is not None:
+            if mask.shape != (n, s):
+                raise StreamFuseError(f"mask must be bool (N, S) = ({n}, {s}), got {tuple(mask.shape)}")
+            if n and not bool(mask.any(1).all()):
+                raise StreamFuseError(f"mask: sample(s) {(~mask.any(1)).nonzero().flatten().tolist()[:5]} have no present stream; at least one of {self.stream_names} must be present")
+        if self.learned:
+            z = torch.cat([self.pool(f.flatten(2)) for f in feats.values()], dim=1)
+            logits = self.theta + self.gate(z)
+            if mask is not None:
+                logits = logits.masked_fill(~mask, float("-inf"))
+            w = logits.softmax(dim=1)
+        else:
+            w = scores.new_full((n, s), 1.0 / s) if mask is None else mask.to(scores.dtype) / mask.to(scores.dtype).sum(1, keepdim=True)
         out = (scores * w.unsqueeze(-1)).sum(1)
-        return (out, w) if return_weights else out
+        result = (out, w) if return_weights else out
+        if return_aux:
+            return (*result, per_stream) if return_weights else (result, per_stream)
+        return result
 
 
 def check_aux_loss(value) -> float:
@@ -132,7 +196,7 @@ class _Pool(nn.Module):
 
 def baseline(method: str) -> bool:
     """Whether ``method`` is a baseline (late fusion, one stream): trained without fusion options,
-    auxiliary losses or stacking."""
+    auxiliary losses, balancing recipes or stacking."""
     return method == "late" or method.startswith("single:")
 
 
@@ -142,13 +206,19 @@ def build_model(spec: dict) -> nn.Module:
     common = {k: spec[k] for k in ("kinds", "in_channels", "num_classes")}
     common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5), pool=spec.get("pool", "avg"))
     aux_loss = check_aux_loss(spec.get("aux_loss", 0.0))
-    if aux_loss > 0 and baseline(method):
-        raise StreamFuseError(f"aux_loss applies to fusion models; the baseline {method!r} is trained without it (give aux_loss=0)")
-    if method == "late":
-        return LateFusionNet(spec["streams"], **common)
+    if aux_loss > 0 and (baseline(method) or method in MODEL_METHODS):
+        kind = "the baseline" if baseline(method) else "the score-level model"
+        raise StreamFuseError(f"aux_loss applies to fusion models; {kind} {method!r} is trained without it (give aux_loss=0)")
+    if method in ("late", "late_learned"):
+        if spec.get("fusion_options"):
+            raise StreamFuseError(f"{method!r} takes no fusion options, got {sorted(spec['fusion_options'])}")
+        return LateFusionNet(spec["streams"], learned=method == "late_learned", **common)
     if method.startswith("single:"):
         stream = method.split(":", 1)[1]
         if stream not in spec["streams"]:
             raise StreamFuseError(f"single-stream baseline {method!r}: no stream {stream!r}; streams are {spec['streams']}")
         return MultiStreamNet([stream], method="concat", dim=spec.get("dim"), **common)
-    return MultiStreamNet(spec["streams"], method=method, dim=spec.get("dim"), fusion_options=spec.get("fusion_options"), aux_loss=aux_loss, **common)
+    return MultiStreamNet(
+        spec["streams"], method=method, dim=spec.get("dim"), fusion_options=spec.get("fusion_options"),
+        aux_loss=aux_loss, stream_heads=bool(spec.get("stream_heads", False)), **common,
+    )

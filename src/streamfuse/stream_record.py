@@ -1,0 +1,64 @@
+"""``StreamRecord``: the stream names and widths travel with a fusion's weights.
+
+Two fusions whose streams differ only in name or order (``{"rgb": 8, "pose": 8}`` against
+``{"pose": 8, "rgb": 8}``), or a ``concat`` over ``[3, 17]`` against ``[17, 3]``, have parameters
+of identical shapes, so ``load_state_dict`` alone would load one into the other silently. The
+record (``_extra_state`` in the state dict, through ``get_extra_state``/``set_extra_state``) makes
+that load fail with a ``StreamFuseError`` naming both stream lists.
+
+It is UTF-8 JSON in a uint8 tensor, so the state dict holds tensors only (it loads with
+``torch.load(..., weights_only=True)`` and saves as safetensors). A state dict saved before the
+record existed has no such entry: it loads by position, unchecked, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import torch
+
+from .errors import StreamFuseError
+
+
+class StreamRecord:
+    """Mixin for ``nn.Module`` subclasses with ``name``, ``stream_names`` and ``in_dims``."""
+
+    def stream_signature(self) -> dict:
+        return {"stream_names": list(self.stream_names), "in_dims": list(self.in_dims)}
+
+    def get_extra_state(self) -> torch.Tensor:
+        """The stream names and widths, as UTF-8 JSON in a uint8 tensor: a state dict of tensors
+        only stays loadable with ``weights_only=True`` and savable as safetensors."""
+        data = json.dumps({"streamfuse": 1, **self.stream_signature()}).encode()
+        return torch.tensor(list(data), dtype=torch.uint8)
+
+    def set_extra_state(self, state) -> None:
+        try:
+            raw = bytes(state.tolist()) if isinstance(state, torch.Tensor) else None
+            saved = json.loads(raw.decode()) if raw is not None else state
+            names, dims = list(saved["stream_names"]), list(saved["in_dims"])
+        except (AttributeError, TypeError, KeyError, ValueError) as err:
+            raise StreamFuseError(f"{self.name}: the state dict's stream record is unreadable ({err})") from None
+        mine = self.stream_signature()
+        if names != mine["stream_names"] or dims != mine["in_dims"]:
+            saved_s = ", ".join(f"{n}={c}" for n, c in zip(names, dims))
+            mine_s = ", ".join(f"{n}={c}" for n, c in zip(mine["stream_names"], mine["in_dims"]))
+            raise StreamFuseError(
+                f"{self.name}: these weights were trained for streams [{saved_s}] (names and widths, in "
+                f"order) but this fusion has [{mine_s}]; build it with the same in_dims (same names, "
+                f"same order) to load them"
+            )
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        key = prefix + "_extra_state"
+        had = key in state_dict
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        if not had:  # a state dict saved before streams were recorded: load by position, say so
+            if key in missing_keys:
+                missing_keys.remove(key)
+            warnings.warn(
+                f"{self.name}: the state dict has no stream record ({key!r}); loaded by position "
+                f"without checking stream names and order {self.stream_names}",
+                stacklevel=3,
+            )
