@@ -1,11 +1,13 @@
 """Benchmark every registered streamfuse fusion: time, forward memory, and ratios to baselines.
 
-    python benchmarks/bench_fusions.py --out benchmarks/results/cpu.md      # full run (< 10 min, 2 cores)
-    python benchmarks/bench_fusions.py --quick                               # reduced set (< 2 min)
-    python benchmarks/bench_fusions.py --device cuda --out benchmarks/results/cuda.md
+    python benchmarks/bench_fusions.py --out runs/perf/cpu.md      # full run (< 10 min, 2 cores)
+    python benchmarks/bench_fusions.py --quick                      # reduced set (< 2 min), stdout only
+    python benchmarks/bench_fusions.py --device cuda --out runs/perf/cuda.md
 
 Writes markdown tables to stdout and to ``--out`` (and the same numbers as JSON next to it, or to
-``--json``). Every method is compared with
+``--json``); an existing report is never overwritten unless ``--overwrite`` is given (the
+committed tables in ``benchmarks/results/`` are refreshed deliberately, with ``--overwrite``).
+Every method is compared with
 
 (a) a hand-written reference of the same math with the same parameters (``references.py``; its
     output is checked against the method's before timing: column ``ref Δ``),
@@ -89,7 +91,7 @@ def machine_info(device: str) -> dict:
         "streamfuse": streamfuse.__version__,
         "device": device,
         "torchmultimodal": ((_dist_version("torchmultimodal-nightly") or _dist_version("torchmultimodal"))
-                            if TMM else "not installed (column skipped)"),
+                            if TMM else f"not installed (column skipped; {TMM_INSTALL})"),
         "load average at start (1, 5, 15 min)": " ".join(f"{v:.2f}" for v in os.getloadavg()),
     }
     if device == "cuda":
@@ -102,6 +104,9 @@ def _dist_version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+TMM_INSTALL = "pip install --no-deps torchmultimodal-nightly"  # its two fusion modules need torch only
 
 
 def _load_torchmultimodal():
@@ -704,7 +709,7 @@ def render(results, titles, info, settings, targets, elapsed, command) -> str:
 
 
 # ------------------------------------------------------------------------------------ main
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="reduced set, < 2 minutes on 2 CPU cores")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -717,7 +722,20 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="intra-op CPU threads (default 1: on a shared 2-core machine, 2 OpenMP threads wait for "
                         "descheduled siblings and a 80 us call was measured at 32 ms)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out / --json report")
+    return p
+
+
+def main(argv=None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
+    json_path = args.json or (args.out.with_suffix(".json") if args.out else None)
+    existing = [str(f) for f in (args.out, json_path) if f is not None and f.exists()]
+    if existing and not args.overwrite:
+        p.error(f"{' and '.join(existing)} exist; nothing was overwritten. Choose another --out or pass --overwrite")
+    if TMM is None:
+        print(f"torchmultimodal is not installed: its comparison column will read 'not installed' "
+              f"(to include it: {TMM_INSTALL})", file=sys.stderr, flush=True)
     torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: CUDA is not available")
@@ -731,7 +749,6 @@ def main(argv=None) -> int:
     results: dict[str, list] = {}
     plan = build_cases(args.quick)
     titles = {g: title for g, (title, _) in plan.items()}
-    json_path = args.json or (args.out.with_suffix(".json") if args.out else None)
 
     def save(final: bool) -> str:
         """Write the report and JSON (after every group too, so an interrupted run keeps its tables)."""

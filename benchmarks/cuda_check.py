@@ -5,10 +5,13 @@ reach every parameter on CUDA; masked streams cannot affect the CUDA output; bf1
 ``torch.compile(fullgraph=True)`` (inductor) matches eager on CUDA; the head trains a few steps.
 
     python benchmarks/cuda_check.py            # prints one line per method, exits 1 on failure
+
+Without a CUDA device (a CPU-only torch build, or no GPU visible) it says so and exits 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import sys
 
@@ -78,7 +81,18 @@ def check(name: str) -> list[str]:
     return problems
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+
+
+def main(argv=None) -> int:
+    build_parser().parse_args(argv)
+    if not torch.cuda.is_available():
+        why = ("this torch build has no CUDA support" if torch.version.cuda is None
+               else f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device")
+        print(f"cuda_check: no CUDA device: {why}. Run it on a GPU machine with a CUDA build of torch; "
+              f"nothing was checked.", file=sys.stderr)
+        return 2
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
     failed = 0
     for name in streamfuse.list_fusions():

@@ -113,7 +113,7 @@ def test_exact_shapley_matches_hand_computation():
         rest = tuple(p for p in range(3) if p != i)
         assert row["ablation_acc_drop"] == pytest.approx(acc[(0, 1, 2)] - acc[rest], abs=1e-12)
         assert row["ablation_loss_increase"] == pytest.approx(ll[(0, 1, 2)] - ll[rest], abs=1e-9)
-        assert row["weight"] is None and "shapley_acc_ci95" not in row
+        assert row["weight"] is None and row["shapley_acc_ci95"][0] <= row["shapley_acc_ci95"][1]  # bootstrap
     # efficiency: the Shapley values share out exactly the gain of the full model over no stream
     assert sum(row["shapley_acc"] for row in r.table) == pytest.approx(acc[(0, 1, 2)] - acc[()], abs=1e-12)
     assert sum(row["shapley_loglik"] for row in r.table) == pytest.approx(ll[(0, 1, 2)] - ll[()], abs=1e-9)
@@ -201,8 +201,8 @@ def test_agreement_in_result_matches_scipy_and_verdict_reports_disagreement():
     stats = pytest.importorskip("scipy.stats")
     xs, y = hand_data()
     # the model claims stream 0 matters most, stream 2 least; its output says otherwise
-    model = HandModel(a=(0.0, 1.0, 0.6), b=0.0, weights=[0.6, 0.1, 0.3])
-    r = stream_importance(model, (xs, y))
+    model = HandModel(a=(0.0, 1.0, 0.3), b=0.0, weights=[0.6, 0.1, 0.3])
+    r = stream_importance(model, (xs, y), bootstrap=0)  # no intervals: the point values decide
     w = [row["weight"] for row in r.table]
     assert w == pytest.approx([0.6, 0.1, 0.3])
     for key, col in [("weights_vs_ablation", "ablation_loss_increase"), ("weights_vs_shapley", "shapley_loglik"),
@@ -215,6 +215,12 @@ def test_agreement_in_result_matches_scipy_and_verdict_reports_disagreement():
     top = max(range(3), key=lambda i: r.table[i]["shapley_loglik"])
     assert f"stream {r.streams[top]!r} carries the most information per Shapley" in r.verdict
     assert "largest mean weight is on 'stream0'" in r.verdict
+    # 7 rows: resampling them reorders the streams, so with the bootstrap the verdict will not say DISAGREE
+    rb = stream_importance(model, (xs, y))
+    assert rb.agreement == r.agreement and "DISAGREE" not in rb.verdict
+    lo, hi = rb.agreement_ci["weights_vs_shapley"]
+    assert lo <= r.agreement["weights_vs_shapley"] <= hi and lo < 0.3 < hi
+    assert "weights are not settled against ablation and Shapley" in rb.verdict
 
 
 # --------------------------------------------------------------------------------------------- sampled
@@ -306,7 +312,8 @@ def test_attention_head_dict_and_list_inputs_agree_and_find_pose():
     assert pose["weight"] > rgb["weight"] and pose["shapley_loglik"] > rgb["shapley_loglik"]
     assert pose["ablation_acc_drop"] > 0.2
     assert r.agreement["weights_vs_ablation"] == 1.0 and r.agreement["weights_vs_shapley"] == 1.0
-    assert r.verdict.startswith("weights agree with ablation and Shapley (Spearman 1.00, 1.00)")
+    assert r.verdict.startswith(
+        "weights agree with ablation and Shapley (Spearman 1.00, 1.00; 95% bootstrap interval 1.00 to 1.00")
     assert "stream 'pose' carries the most information" in r.verdict
     assert sum(row["shapley_acc"] for row in r.table) == pytest.approx(r.full_accuracy - r.empty_accuracy, abs=1e-12)
     text, md = str(r), r.to_markdown()
@@ -445,9 +452,122 @@ def test_data_object_weights_only_and_defaults():
             self.streams, self.labels = streams, labels
 
     xs, y = pose_batch(n=30)
-    head = MultiStreamHead({"rgb": 3, "pose": 17}, num_classes=4, fusion="scalar").eval()
+    head = trained_head("scalar", xs, y, steps=30).eval()
     r = stream_importance(head, Split(xs, y), methods="weights")
     assert isinstance(r, StreamImportance) and r.forward_passes == 1
     assert r.table[0]["shapley_acc"] is None and r.table[0]["ablation_acc_drop"] is None
     assert r.verdict.startswith("only learned weights were computed")
     assert r.agreement == {} and r.exact is None  # weights, but nothing to rank them against
+
+
+# --------------------------------------------------------------------------------------------- honesty
+class SumOfTwo(nn.Module):
+    """Two classes, two streams holding the same signal with independent noise; class-1 logit is
+    the sum of the present streams. Reports fixed weights, slightly favouring stream 'a'."""
+
+    stream_names = ["a", "b"]
+
+    def __init__(self, weights=(0.507, 0.493), flip=False):
+        super().__init__()
+        self.w, self.flip = torch.tensor(weights), flip
+
+    def forward(self, streams, mask=None, return_weights=False):
+        xs = [streams[n][:, 0] for n in self.stream_names]
+        m = torch.ones(xs[0].shape[0], 2) if mask is None else mask.float()
+        z = (xs[0] * m[:, 0] + xs[1] * m[:, 1]) * (-1 if self.flip else 1)
+        scores = torch.stack([torch.zeros_like(z), z], 1)
+        return (scores, self.w.expand(len(z), 2)) if return_weights else scores
+
+
+def twin_data(n=400, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    sig = 2.0 * y.float() - 1.0
+    return {n_: (sig + 1.5 * torch.randn(n, generator=g))[:, None] for n_ in ("a", "b")}, y
+
+
+def test_two_equal_streams_are_a_tie_not_a_disagreement():
+    xs, y = twin_data()
+    r = stream_importance(SumOfTwo(), (xs, y))
+    assert abs(r.agreement["weights_vs_shapley"]) == 1.0  # two streams: Spearman is +-1 by construction
+    lo, hi = r.agreement_ci["weights_vs_shapley"]
+    assert lo == -1.0 and hi == 1.0  # ... and its bootstrap interval shows the order is a coin flip
+    assert "DISAGREE" not in r.verdict and "carries the most information" not in r.verdict
+    assert "streams 'a', 'b' TIE per Shapley" in r.verdict or "streams 'b', 'a' TIE per Shapley" in r.verdict
+    assert "not settled" in r.verdict
+    for row in r.table:  # every measured column has its interval, around its value
+        for key in ("weight", "ablation_loss_increase", "shapley_loglik", "shapley_acc"):
+            lo, hi = row[f"{key}_ci95"]
+            assert lo <= row[key] + 1e-12 and row[key] <= hi + 1e-12
+    assert "[low, high]: 95% bootstrap over the 400 test rows (200 resamples)" in r.to_markdown()
+
+
+def test_bootstrap_measures_are_row_means_of_the_table():
+    from streamfuse.importance.bootstrap import per_row_measures
+    from streamfuse.importance.coalitions import CoalitionGame
+    from streamfuse.importance.inputs import unpack_data
+    from streamfuse.importance.shapley import exact_shapley
+
+    xs, y = hand_data()
+    model = HandModel(weights=[0.6, 0.1, 0.3])
+    d = unpack_data((xs, y), model)
+    game = CoalitionGame(model, d, masking="mask", baselines=None, batch_size=3, device=torch.device("cpu"),
+                         empty="prior", prior=None, weights_arg=True, keep_rows=True)
+    game.evaluate([game.full])
+    shap = exact_shapley(game)
+    rows = per_row_measures(game, ablation=True, shapley=True)
+    torch.testing.assert_close(rows["shapley_acc"].mean(0), shap.values[:, 0])
+    torch.testing.assert_close(rows["shapley_loglik"].mean(0), shap.values[:, 1])
+    r = stream_importance(model, (xs, y))
+    for key in ("ablation_acc_drop", "ablation_loss_increase", "weight"):
+        assert rows[key].mean(0).tolist() == pytest.approx([row[key] for row in r.table], abs=1e-9), key
+
+
+def test_a_model_below_chance_or_the_class_prior_gets_a_warning_and_no_claim():
+    xs, y = twin_data()
+    r = stream_importance(SumOfTwo(flip=True), (xs, y))  # anti-correlated: far below chance
+    assert r.full_accuracy < 0.5
+    assert r.warning is not None and r.verdict.startswith("WARNING: the model does no better than chance or the class prior")
+    assert "chance 50.0% (1/K, K=2)" in r.verdict and "carries the most information" not in r.verdict
+    assert r.to_markdown().startswith(f"**{r.warning}**") and str(r).startswith(r.warning)
+    # above chance but below the class prior: 3/4 of the labels are class 1, the model is right on 60%
+    y2 = torch.tensor([1, 1, 1, 0] * 25)
+    sig = (2.0 * y2 - 1.0)[:, None]
+    sig[:40] *= -1
+    r2 = stream_importance(SumOfTwo(), ({"a": sig, "b": sig.clone()}, y2))
+    assert 0.5 < r2.full_accuracy <= 0.75
+    assert "class prior 75.0% (always answering class 1)" in r2.verdict and "carries the most" not in r2.verdict
+    r3 = stream_importance(SumOfTwo(), twin_data())
+    assert r3.warning is None and r3.full_accuracy > 0.75
+
+
+def test_bad_seed_per_class_prior_and_nan_input_name_the_real_cause():
+    xs, y = twin_data(n=40)
+    model = SumOfTwo()
+    with pytest.raises(StreamFuseError, match=r"seed must be an int >= 0, got 'a'"):
+        stream_importance(model, (xs, y), seed="a")
+    with pytest.raises(StreamFuseError, match=r"per_class must be True or False, got 'yes'"):
+        stream_importance(model, (xs, y), per_class="yes")
+    with pytest.raises(StreamFuseError, match=r"prior: class probabilities must sum to 1, got a sum of 15"):
+        stream_importance(model, (xs, y), prior=[5.0, 10.0])
+    with pytest.raises(StreamFuseError, match=r"bootstrap must be 0 \(off\) or at least 20"):
+        stream_importance(model, (xs, y), bootstrap=5)
+    with pytest.raises(StreamFuseError, match=r"prior: only used with empty='prior'"):
+        stream_importance(PlainModel(), plain_data(), baseline=[torch.zeros(3), torch.zeros(2), torch.zeros(4)],
+                          prior=[0.3, 0.3, 0.4])
+    bad = {"a": xs["a"].clone(), "b": xs["b"]}
+    bad["a"][3, 0] = float("nan")
+    with pytest.raises(StreamFuseError, match=r"stream 'a': 1 NaN/Inf values in the data"):
+        stream_importance(model, (bad, y))
+
+    class NanOut(SumOfTwo):
+        def forward(self, streams, mask=None, return_weights=False):
+            out = super().forward(streams, mask, return_weights)
+            scores = out[0] if return_weights else out
+            scores[0, 1] = float("nan")
+            return out
+
+    r = stream_importance(NanOut(), (xs, y))  # a diverged model: the verdict names the cause, a bench goes on
+    assert r.verdict.startswith("no importance could be computed: the model returns NaN/Inf class scores on 1 of 40 "
+                                "rows with streams ['a', 'b'] present")
+    assert r.leaders == [] and "carries" not in r.verdict and "weights" not in r.verdict.split("--")[0]

@@ -40,3 +40,37 @@ def test_methods_without_weights_have_no_agreement():
     assert row["spearman_weight_shapley"] is None
     assert row["spearman_weight_shapley_of_means"] is None
     assert "- / -" in format_table([row], STREAMS)
+
+
+def plot_row(method, acc, weights=None, shapley=None, seeds=1):
+    nothing = {s: None for s in STREAMS}
+    return {"method": method, "accuracy": acc, "accuracy_std": 0.0, "seeds": seeds,
+            "weight": dict(zip(STREAMS, weights)) if weights else nothing,
+            "shapley_acc": dict(zip(STREAMS, shapley)) if shapley else nothing}
+
+
+def test_plots_sorted_with_reference_lines_title_and_no_fixed_or_empty_slots(tmp_path):
+    from streamfuse.bench.report import write_plots
+
+    rows = [
+        plot_row("gmu", 0.61, [0.6, 0.3, 0.1], [0.3, 0.1, 0.0]),
+        plot_row("sum", 0.59, [1.0, 1.0, 1.0], [0.2, 0.2, 0.1]),
+        plot_row("lowrank", 0.66, None, [0.3, 0.2, 0.1]),
+        plot_row("late", 0.62, [1 / 3] * 3, [0.2, 0.2, 0.2]),
+        plot_row("single:a", 0.64),
+        plot_row("single:b", 0.30),
+    ]
+    config = {"data": "video", "data_options": {"n_train": 480}, "seeds": 1, "train": {"epochs": 15, "width": 32, "lr": 0.003}}
+    rec = write_plots(tmp_path, rows, STREAMS, config, num_classes=8)
+    acc = rec["accuracy"]
+    assert acc["order"] == ["lowrank", "single:a", "late", "gmu", "sum", "single:b"]  # best first
+    assert acc["ylim"] == (0, 100)
+    want = {"best single stream (a) 64.0%": 64.0, "late fusion 62.0%": 62.0, "chance (1/8) 12.5%": 12.5}
+    assert acc["lines"] == pytest.approx(want)
+    assert "video (n_train=480) | 1 seed | 15 epochs, width 32, lr 0.003" in acc["title"]
+    w = rec["weights"]
+    assert w["weights"] == ["gmu"] and w["fixed"] == ["sum", "late"]  # fixed 1.0 / 1/S weights are not shares
+    assert "sum (1 each)" in w["note"] and w["weight_ylim"] == (0, 1)
+    assert "single:a" not in w["shapley"] and w["shapley"] == ["gmu", "sum", "lowrank", "late"]
+    for name in ("accuracy.png", "weights.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"

@@ -123,37 +123,124 @@ def write_results(out: Path, config: dict, rows: list[dict], runs: list[dict], s
     writer.writeheader()
     writer.writerows(flat)
     atomic_write_bytes(out / "results.csv", lambda fh: fh.write(buf.getvalue().encode()))
-    write_plots(out, rows, streams)
+    write_plots(out, rows, streams, config, _num_classes(runs))
 
 
-def write_plots(out: Path, rows: list[dict], streams: list[str]) -> None:
+FIXED_WEIGHTS = {"sum": "1 each", "mean": "1/S each", "late": "1/S each"}  # reported, not learned
+
+
+def _base(method: str) -> str:
+    return method.split("+")[0]
+
+
+def _num_classes(runs: list[dict]) -> int | None:
+    for r in runs:
+        k = (r.get("importance") or {}).get("num_classes")
+        if k:
+            return int(k)
+    return None
+
+
+def plot_title(config: dict | None) -> str:
+    """``video (n_train=480, n_test=240) | 1 seed | 15 epochs, width 32, lr 0.003``: data and settings."""
+    if not config:
+        return ""
+    opts = ", ".join(f"{k}={v}" for k, v in (config.get("data_options") or {}).items())
+    train = config.get("train") or {}
+    seeds = config.get("seeds", 1)
+    parts = [f"{config.get('data')}" + (f" ({opts})" if opts else ""), f"{seeds} seed{'s' if seeds != 1 else ''}"]
+    settings = [f"{train[k]} {label}" if label != "lr" else f"lr {train[k]:g}"
+                for k, label in (("epochs", "epochs"), ("width", "width"), ("lr", "lr")) if train.get(k) is not None]
+    settings = [x if not x.endswith(" width") else f"width {x.split()[0]}" for x in settings]
+    if train.get("stacked"):
+        settings.append("stacked")
+    if config.get("stream_dropout"):
+        settings.append(f"stream dropout {config['stream_dropout']:g}")
+    return " | ".join(parts + ([", ".join(settings)] if settings else []))
+
+
+def write_plots(out: Path, rows: list[dict], streams: list[str], config: dict | None = None,
+                num_classes: int | None = None) -> dict:
+    """Write ``accuracy.png`` and ``weights.png``; return what each shows (bar order, reference
+    lines, title, excluded methods) so that tests can check a plot's content."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [r["method"] for r in rows]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows)), 4))
-    ax.bar(names, [100 * (r["accuracy"] or 0) for r in rows], yerr=[100 * (r["accuracy_std"] or 0) for r in rows], capsize=3, color="#4477aa")
-    ax.set_ylabel("test accuracy (%)")
-    lo = min(100 * (r["accuracy"] or 0) for r in rows)
-    ax.set_ylim(max(0, lo - 10), 100)
-    ax.tick_params(axis="x", rotation=60)
-    fig.tight_layout()
-    _save(fig, out / "accuracy.png")
+    title = plot_title(config)
+    record = {"accuracy": _plot_accuracy(plt, out / "accuracy.png", rows, title, num_classes)}
+    record["weights"] = _plot_weights(plt, out / "weights.png", rows, streams, title)
+    plt.close("all")
+    return record
 
-    weighted = [r for r in rows if any(v is not None for v in r["weight"].values())]
-    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.2 * len(rows)), 4))
-    for ax, key, title, group in ((axes[0], "weight", "mean learned weight", weighted), (axes[1], "shapley_acc", "Shapley value (accuracy)", rows)):
-        width = 0.8 / max(len(streams), 1)
+
+def _plot_accuracy(plt, path: Path, rows: list[dict], title: str, num_classes: int | None) -> dict:
+    """Bars sorted best first, y from 0 to 100 %, lines at best single stream, late fusion, chance."""
+    order = sorted(rows, key=lambda r: -(r["accuracy"] or 0))
+    names = [r["method"] for r in order]
+    colors = ["#999999" if n.startswith("single:") else "#ee7733" if _base(n) == "late" else "#4477aa" for n in names]
+    fig, ax = plt.subplots(figsize=(max(7, 0.55 * len(order) + 3), 4.6))
+    ax.bar(names, [100 * (r["accuracy"] or 0) for r in order], yerr=[100 * (r["accuracy_std"] or 0) for r in order],
+           capsize=3, color=colors)
+    lines = []
+    singles = [r for r in rows if r["method"].startswith("single:") and r["accuracy"] is not None]
+    if singles:
+        best = max(singles, key=lambda r: r["accuracy"])
+        label = f"best single stream ({best['method'][7:]}) {100 * best['accuracy']:.1f}%"
+        lines.append((label, 100 * best["accuracy"], "#555555", "--"))
+    late = [r for r in rows if r["method"] == "late" and r["accuracy"] is not None]
+    if late:
+        lines.append((f"late fusion {100 * late[0]['accuracy']:.1f}%", 100 * late[0]["accuracy"], "#ee7733", "-."))
+    if num_classes:
+        lines.append((f"chance (1/{num_classes}) {100 / num_classes:.1f}%", 100 / num_classes, "#cc3311", ":"))
+    for label, y, color, style in lines:
+        ax.axhline(y, color=color, linestyle=style, linewidth=1.2, label=label)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("test accuracy (%)")
+    ax.tick_params(axis="x", rotation=60)
+    if lines:
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    spread = " (error bars: sd over seeds)" if any((r.get("seeds") or 1) > 1 for r in rows) else ""
+    full = f"test accuracy, best first{spread}" + (f"\n{title}" if title else "")
+    ax.set_title(full, fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    return {"order": names, "ylim": (0, 100), "lines": {label: y for label, y, _, _ in lines}, "title": full}
+
+
+def _plot_weights(plt, path: Path, rows: list[dict], streams: list[str], title: str) -> dict:
+    """Left: learned weights (shares of 0..1) of methods that learn them; methods with fixed weights
+    are named under the axis instead. Right: Shapley values of every method that has them."""
+    has = lambda r, key: any(v is not None for v in r[key].values())  # noqa: E731
+    learned = [r for r in rows if has(r, "weight") and _base(r["method"]) not in FIXED_WEIGHTS]
+    fixed = [r["method"] for r in rows if has(r, "weight") and _base(r["method"]) in FIXED_WEIGHTS]
+    shap = [r for r in rows if has(r, "shapley_acc")]
+    fig, axes = plt.subplots(1, 2, figsize=(max(9, 0.6 * (len(learned) + len(shap)) + 4), 4.6))
+    width = 0.8 / max(len(streams), 1)
+    for ax, key, group in ((axes[0], "weight", learned), (axes[1], "shapley_acc", shap)):
         for k, s in enumerate(streams):
             ax.bar([i + k * width for i in range(len(group))], [r[key][s] or 0 for r in group], width, label=s)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(group))], [r["method"] for r in group], rotation=60)
-        ax.set_title(title)
-    axes[0].legend()
-    fig.tight_layout()
-    _save(fig, out / "weights.png")
-    plt.close("all")
+        if not group:
+            ax.text(0.5, 0.5, "no method has these values", ha="center", va="center", transform=ax.transAxes)
+    axes[0].set_ylim(0, 1)
+    axes[0].set_title("mean learned weight (share of 1)", fontsize=9)
+    axes[0].set_ylabel("weight")
+    axes[1].set_title("Shapley value (accuracy, held-out)", fontsize=9)
+    axes[1].axhline(0, color="black", linewidth=0.8)
+    axes[0].legend(fontsize=8)
+    notes = []
+    if fixed:
+        notes.append("fixed, not learned (not shown): " + ", ".join(f"{m} ({FIXED_WEIGHTS[_base(m)]})" for m in fixed))
+    if title:
+        fig.suptitle(title, fontsize=9)
+    if notes:
+        fig.text(0.01, 0.01, "; ".join(notes), fontsize=8)
+    fig.tight_layout(rect=(0, 0.04 if notes else 0, 1, 0.95 if title else 1))
+    _save(fig, path)
+    return {"weights": [r["method"] for r in learned], "shapley": [r["method"] for r in shap], "fixed": fixed,
+            "weight_ylim": tuple(axes[0].get_ylim()), "note": "; ".join(notes), "title": title}
 
 
 def _save(fig, path: Path) -> None:

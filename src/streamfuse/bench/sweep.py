@@ -3,9 +3,10 @@
 For each noise level the data is reloaded with that much additive Gaussian noise on the chosen
 stream (std relative to the stream's own), every requested method is trained (as a resumable
 bench in ``OUT/noise-<level>``), and the mean learned weight and accuracy-Shapley value of every
-stream are collected into rows (``sweep.csv``, ``sweep.png``); ``is_monotone_falling`` tells, per
-method, whether the degraded stream's weight and Shapley value fall (within ``TOLERANCE``). The CLI
-prints that table.
+stream are collected into rows (``sweep.csv``, ``sweep.png``); ``trend`` tells, per method, whether
+the degraded stream's weight and Shapley value fall: "yes" when no step from one noise level to the
+next rises by more than ``TOLERANCE`` and the last value is more than ``TOLERANCE`` below the first;
+otherwise "no" with why (flat, rises, or not monotone). The CLI prints that table.
 """
 
 from __future__ import annotations
@@ -26,12 +27,27 @@ from .report import aggregate
 from .runner import BenchConfig, run_bench
 from .sizing import size_config
 
-TOLERANCE = 0.02  # a rise of up to 0.02 between consecutive levels still counts as "falling"
+TOLERANCE = 0.02  # a step may rise by up to this and still count as falling; the net fall must exceed it
+
+
+def trend(values: list[float], tol: float = TOLERANCE) -> str:
+    """``"yes"`` when the values fall (no step rises by more than ``tol``, and last < first - ``tol``);
+    else ``"no: flat"`` (net change within ``tol``), ``"no: rises"`` or ``"no: not monotone"``."""
+    vals = [v for v in values if v is not None]
+    if len(vals) < 2:
+        return "no: fewer than 2 values"
+    steps_ok = all(b <= a + tol for a, b in zip(vals, vals[1:]))
+    if steps_ok and vals[-1] < vals[0] - tol:
+        return "yes"
+    if abs(vals[-1] - vals[0]) <= tol and max(vals) - min(vals) <= 2 * tol:
+        return "no: flat"
+    if vals[-1] > vals[0] + tol:
+        return "no: rises"
+    return "no: not monotone"
 
 
 def is_monotone_falling(values: list[float], tol: float = TOLERANCE) -> bool:
-    vals = [v for v in values if v is not None]
-    return all(b <= a + tol for a, b in zip(vals, vals[1:]))
+    return trend(values, tol) == "yes"
 
 
 @dataclass

@@ -6,7 +6,8 @@
 
 One concept per file: ``inputs`` (checking data, stream order, baselines), ``coalitions`` (the
 coalition game ``v(T)`` over the data, cached), ``shapley`` (exact and sampled Shapley values, and
-why Captum is not the main path), ``spearman`` (rank correlation without scipy), ``result``
+why Captum is not the main path), ``bootstrap`` (95% intervals over resampled test rows: ties and
+whether a ranking is settled), ``spearman`` (rank correlation without scipy), ``result``
 (``StreamImportance``, agreement and verdict), ``api`` (``stream_importance``).
 """
 

@@ -8,9 +8,11 @@ import torch
 from torch import nn
 
 from ..errors import StreamFuseError, unknown_choice
+from .bootstrap import bootstrap as run_bootstrap
+from .bootstrap import per_row_measures
 from .coalitions import CoalitionGame
 from .inputs import accepts, check_baseline, model_device, unpack_data
-from .result import StreamImportance, compute_agreement, make_verdict
+from .result import AGREEMENT, StreamImportance, chance_warning, compute_agreement, leading_streams, make_verdict
 from .shapley import exact_shapley, sampled_shapley
 
 METHODS = ("weights", "ablation", "shapley")
@@ -22,6 +24,35 @@ def _check_int(name: str, value, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise StreamFuseError(f"{name} must be an int >= {low}, got {value!r}")
     return value
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise StreamFuseError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _check_prior(prior, empty: str):
+    """Shape-free checks of ``prior`` before any forward pass (its length is checked against K later)."""
+    if prior is None:
+        return None
+    if empty != "prior":
+        raise StreamFuseError(f"prior: only used with empty='prior' (the class prior as v(empty)); empty is {empty!r}")
+    try:
+        p = torch.as_tensor(prior, dtype=torch.float64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise StreamFuseError(f"prior: expected a 1-D sequence of class probabilities, got {type(prior).__name__}") from e
+    if p.dim() != 1 or p.numel() == 0 or not bool(torch.isfinite(p).all()) or bool((p < 0).any()):
+        raise StreamFuseError(
+            f"prior: expected a 1-D sequence of non-negative finite class probabilities, got shape "
+            f"{tuple(p.shape)} with values {p.flatten().tolist()[:8]}"
+        )
+    if abs(float(p.sum()) - 1.0) > 1e-4:
+        raise StreamFuseError(
+            f"prior: class probabilities must sum to 1, got a sum of {float(p.sum()):g}; for class counts "
+            f"pass counts / counts.sum()"
+        )
+    return prior
 
 
 def _check_methods(methods) -> tuple[str, ...]:
@@ -76,6 +107,7 @@ def stream_importance(
     empty: str = "auto",
     prior=None,
     seed: int = 0,
+    bootstrap: int = 200,
 ) -> StreamImportance:
     """Measure how much each stream matters to ``model`` on ``data``, several ways, and compare.
 
@@ -120,7 +152,13 @@ def stream_importance(
             such a stream gets exactly 0 (the Shapley dummy axiom).
         prior: class probabilities ``(K,)`` for ``empty="prior"`` (e.g. training label
             frequencies); default: the label frequencies of ``data``.
-        seed: seed of the permutation sampler (a private generator; global RNG untouched).
+        seed: seed of the permutation sampler and of the bootstrap (a private generator; the
+            global RNG is untouched); an int >= 0.
+        bootstrap: resamples of the test rows (with replacement) giving every measure a 95%
+            interval, deciding ties (streams whose difference's interval contains 0) and the
+            interval of each weights-vs-measure Spearman correlation (``bootstrap.py``); 0 turns it
+            off, otherwise at least 20. Used with exact Shapley or without Shapley; sampled Shapley
+            reports its permutation interval instead.
 
     Returns:
         ``StreamImportance`` (``table``, ``agreement``, ``verdict``, ``to_markdown()``, ...).
@@ -135,6 +173,11 @@ def stream_importance(
     batch_size = _check_int("batch_size", batch_size, 1)
     num_samples = _check_int("num_samples", num_samples, 2)
     max_exact_streams = _check_int("max_exact_streams", max_exact_streams, 1)
+    seed = _check_int("seed", seed, 0)
+    bootstrap = _check_int("bootstrap", bootstrap, 0)
+    if 0 < bootstrap < 20:
+        raise StreamFuseError(f"bootstrap must be 0 (off) or at least 20 resamples, got {bootstrap}")
+    per_class = _check_bool("per_class", per_class)
     if not isinstance(model, nn.Module):
         raise StreamFuseError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     if empty not in EMPTIES:
@@ -147,13 +190,15 @@ def stream_importance(
             "empty='model' runs the model with every stream removed, which only masking='mean' can do "
             "(a row with every stream masked is an error); use empty='prior'"
         )
+    prior = _check_prior(prior, empty)
     d = unpack_data(data, model)
     baselines = check_baseline(baseline, d) if masking == "mean" else None
     device = model_device(model, d.streams[0].device)
     s = len(d.streams)
+    keep_rows = bootstrap > 0 and ("shapley" not in methods or s <= max_exact_streams)
     game = CoalitionGame(
         model, d, masking=masking, baselines=baselines, batch_size=batch_size, device=device, empty=empty,
-        prior=prior, weights_arg="weights" in methods and accepts(model, "return_weights"),
+        prior=prior, weights_arg="weights" in methods and accepts(model, "return_weights"), keep_rows=keep_rows,
     )
     full = game.full
     states = [(m, m.training) for m in model.modules()]
@@ -205,6 +250,21 @@ def stream_importance(
 
     wsum = game.weight_sums if weights_on else None
     table = rows(0, 1, wsum.sum(0) / d.num_rows if wsum is not None else None)
+    boot, agreement_ci = None, None
+    if keep_rows:
+        measures = per_row_measures(game, "ablation" in methods, shap is not None)
+        if not weights_on:
+            measures.pop("weight", None)
+        if measures:
+            boot = run_bootstrap(measures, bootstrap, torch.Generator().manual_seed(seed + 1))
+            for key in measures:
+                lo, hi = boot.interval(key)
+                for i, row in enumerate(table):
+                    row[f"{key}_ci95"] = (lo[i], hi[i])
+            if "weight" in measures:
+                agreement_ci = {
+                    akey: boot.spearman_interval("weight", col) for akey, (col, _) in AGREEMENT.items() if col in measures
+                }
     classes = None
     if per_class:
         classes = []
@@ -220,6 +280,7 @@ def stream_importance(
             })
     agreement = compute_agreement(table)
     v_full, v_empty = game.value(full), game.value(0)
+    warning = game.nonfinite_message() or chance_warning(float(v_full[0]), counts)
     return StreamImportance(
         streams=list(d.names),
         table=table,
@@ -228,7 +289,14 @@ def stream_importance(
         empty_accuracy=float(v_empty[0]),
         empty_loglik=float(v_empty[1]),
         agreement=agreement,
-        verdict=make_verdict(list(d.names), table, agreement, "weights" in methods, empty),
+        verdict=make_verdict(
+            list(d.names), table, agreement, "weights" in methods, empty, boot=boot, agreement_ci=agreement_ci,
+            warning=warning, weights_returned=game.has_weights,
+        ),
+        warning=warning,
+        agreement_ci=agreement_ci,
+        leaders=leading_streams(list(d.names), table, boot, warning),
+        bootstrap=boot.resamples if boot is not None else 0,
         methods=methods,
         masking=masking,
         empty=empty,

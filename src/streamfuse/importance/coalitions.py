@@ -52,11 +52,12 @@ class CoalitionGame:
         empty: str,
         prior,
         weights_arg: bool,
+        keep_rows: bool = False,
     ) -> None:
         self.model, self.data, self.masking = model, data, masking
         self.baselines = None if baselines is None else [b.to(device) for b in baselines]
         self.batch_size, self.device, self.empty = batch_size, device, empty
-        self.prior_arg, self.weights_arg = prior, weights_arg
+        self.prior_arg, self.weights_arg, self.keep_rows = prior, weights_arg, keep_rows
         self.num_streams = len(data.streams)
         self.full = (1 << self.num_streams) - 1
         self.num_classes: int | None = None
@@ -67,6 +68,11 @@ class CoalitionGame:
         self._cache: dict[int, torch.Tensor] = {}
         self._wsum: torch.Tensor | None = None
         self._prior: torch.Tensor | None = None
+        # keep_rows: per-row [correct, loglik] (N, 2) of every coalition and the per-row mean
+        # weights (N, S), for the bootstrap over test rows (bootstrap.py)
+        self._rows: dict[int, torch.Tensor] = {}
+        self.weight_rows: torch.Tensor | None = None
+        self.nonfinite: dict[int, int] = {}  # coalition -> rows with NaN/Inf class scores
 
     # ------------------------------------------------------------------------------ values
     def value(self, coalition: int) -> torch.Tensor:
@@ -86,6 +92,8 @@ class CoalitionGame:
         keep = [[bool((c >> i) & 1) for i in range(s)] for c in todo]
         present = torch.tensor(keep, dtype=torch.bool, device=self.device)  # (len(todo), S)
         correct = ll = None
+        rows = [[] for _ in todo] if self.keep_rows else None
+        wrows = []
         for start in range(0, n, self.batch_size):
             xb = [x[start : start + self.batch_size].to(self.device) for x in self.data.streams]
             yb = self.data.labels[start : start + self.batch_size].to(self.device)
@@ -97,18 +105,25 @@ class CoalitionGame:
                 scores, w = self._forward(xb, filled, present[j], keep[j], want_w)
                 if k is None:
                     k = self._first_output(scores)
+                self._count_nonfinite(scores, todo[j])
                 if correct is None:
                     correct = torch.zeros(len(todo), k, dtype=torch.float64, device=self.device)
                     ll = torch.zeros(len(todo), k, dtype=torch.float64, device=self.device)
                 logp = torch.log_softmax(scores.double(), dim=-1).gather(1, yb[:, None])[:, 0]
                 correct[j].index_add_(0, yb, (scores.argmax(dim=-1) == yb).double())
                 ll[j].index_add_(0, yb, logp)
+                if rows is not None:
+                    rows[j].append(torch.stack([(scores.argmax(dim=-1) == yb).double(), logp], 1).cpu())
                 if want_w and w is not None:
                     if self._wsum is None:
                         self._wsum = torch.zeros(k, self.num_streams, dtype=torch.float64, device=self.device)
                     self._wsum.index_add_(0, yb, w)
+                    if self.keep_rows:
+                        wrows.append(w.cpu())
         if self._wsum is not None and self.weight_sums is None and self.full in todo:
             self.weight_sums, self.has_weights = self._wsum.cpu(), True
+            if self.keep_rows:
+                self.weight_rows = torch.cat(wrows)
         counts, correct, ll = self.class_counts, correct.cpu(), ll.cpu()
         for j, c in enumerate(todo):
             cor, lik = correct[j], ll[j]
@@ -116,6 +131,40 @@ class CoalitionGame:
             per_ll = torch.where(counts > 0, lik / counts.clamp_min(1), torch.full_like(lik, float("nan")))
             head = torch.stack([cor.sum() / n, lik.sum() / n])
             self._cache[c] = torch.cat([head, per_acc, per_ll])
+            if rows is not None:
+                self._rows[c] = torch.cat(rows[j])
+
+    def row_values(self, coalition: int) -> torch.Tensor:
+        """``(N, 2)`` float64 per-row ``[correct, loglik]`` of an evaluated coalition (``keep_rows``).
+
+        For the empty coalition under ``empty="prior"``: ``[label == prior's majority class, log
+        prior[label]]``, whose means are ``value(0)[:2]``."""
+        if coalition == 0 and self.empty == "prior":
+            y = self.data.labels.cpu()
+            p = self._prior
+            logp = torch.where(p > 0, p.log(), torch.zeros_like(p))
+            return torch.stack([(y == int(p.argmax())).double(), logp[y]], 1)
+        return self._rows[coalition]
+
+    def _count_nonfinite(self, scores: torch.Tensor, coalition: int) -> None:
+        """Rows whose class scores hold NaN/Inf, per coalition (``nonfinite``): reported as the cause
+        when the values cannot be trusted, rather than as a missing measurement."""
+        bad = int((~torch.isfinite(scores).all(dim=1)).sum())
+        if bad:
+            self.nonfinite[coalition] = self.nonfinite.get(coalition, 0) + bad
+
+    def nonfinite_message(self) -> str | None:
+        """Why no importance can be trusted when the model returned NaN/Inf scores, else None."""
+        if not self.nonfinite:
+            return None
+        c = self.full if self.full in self.nonfinite else max(self.nonfinite, key=self.nonfinite.get)
+        present = [n for i, n in enumerate(self.data.names) if (c >> i) & 1]
+        return (
+            f"no importance could be computed: the model returns NaN/Inf class scores on {self.nonfinite[c]} of "
+            f"{self.data.num_rows} rows with streams {present} present ({len(self.nonfinite)} of the coalitions "
+            f"evaluated are affected) although the inputs are finite -- check the model's weights and numerics "
+            f"(e.g. a diverged training run)"
+        )
 
     # ------------------------------------------------------------------------------ helpers
     def _forward(self, xb, filled, present: torch.Tensor, keep: list[bool], want_weights: bool):
@@ -196,7 +245,3 @@ class CoalitionGame:
         per_ll = torch.where(counts > 0, logp, nan)
         head = torch.stack([counts[majority] / n, (counts * logp).sum() / n])
         return torch.cat([head, per_acc, per_ll])
-
-    @property
-    def prior(self) -> torch.Tensor:
-        return self._prior

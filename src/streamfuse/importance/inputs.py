@@ -112,6 +112,14 @@ def unpack_data(data, model: nn.Module) -> Data:
             )
     if n == 0:
         raise StreamFuseError(f"data: empty (N=0 rows) for streams {names}; importance needs at least one sample")
+    for name, x in zip(names, xs):
+        if x.is_floating_point() or x.is_complex():
+            bad = int((~torch.isfinite(x)).sum())
+            if bad:
+                raise StreamFuseError(
+                    f"stream {name!r}: {bad} NaN/Inf values in the data (shape {_shape(x)}); importance "
+                    f"needs finite inputs -- clean or impute them first"
+                )
     return Data(xs, list(names), labels, out_keys)
 
 

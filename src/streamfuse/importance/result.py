@@ -3,7 +3,14 @@
 Agreement is Spearman's rank correlation of the mean learned weights with each other measure
 (log-likelihood based: ablation loss increase and Shapley log-likelihood; the accuracy-based
 variants are reported too). Thresholds for the verdict: rho >= 0.7 agree, 0.3 < rho < 0.7 partly
-agree, rho <= 0.3 DISAGREE; NaN (a constant ranking, or a single stream) cannot be compared.
+agree, rho <= 0.3 DISAGREE; NaN (a constant ranking, or a single stream) cannot be compared. With a
+bootstrap (``bootstrap.py``) the whole 95% interval of rho must lie in one band, else the agreement
+is "not settled" -- with two streams rho is +1 or -1 by construction, so only its interval tells
+a settled order from a coin flip. Likewise the top stream is named only when its lead over every
+other stream is outside the interval of the difference; otherwise the verdict calls a TIE.
+
+A model no better than chance (1/K) or than the class prior (always answering the most frequent
+class) gets a warning as its verdict and no importance claim.
 """
 
 from __future__ import annotations
@@ -67,17 +74,87 @@ def compute_agreement(table: list[dict]) -> dict[str, float] | None:
     return out
 
 
-def make_verdict(streams: list[str], table: list[dict], agreement, weights_requested: bool, empty: str = "prior") -> str:
+def chance_warning(full_accuracy: float, class_counts) -> str | None:
+    """A warning when the model is no better than chance (1/K) or than always answering the most
+    frequent class of the data (the class prior); None otherwise."""
+    counts = [float(c) for c in class_counts]
+    k, n = len(counts), sum(counts)
+    chance, prior = 1.0 / k, max(counts) / n
+    if full_accuracy > max(chance, prior):
+        return None
+    majority = max(range(k), key=lambda c: counts[c])
+    return (
+        f"WARNING: the model does no better than chance or the class prior: accuracy {100 * full_accuracy:.1f}% vs chance "
+        f"{100 * chance:.1f}% (1/K, K={k}) and the class prior {100 * prior:.1f}% (always answering class "
+        f"{majority}). It has learned nothing these measurements could attribute to a stream, so no stream "
+        f"is named as carrying the information; the table is for diagnosis only."
+    )
+
+
+def _ties(table, streams, key, top, boot) -> list[int]:
+    """Streams whose difference from the top one is within uncertainty: the 95% bootstrap interval of
+    the difference contains 0, or (sampled Shapley) the permutation intervals overlap."""
+    vals = [row.get(key) for row in table]
+    tied = []
+    for j in range(len(streams)):
+        if j == top or not _ok(vals[j]):
+            continue
+        if boot is not None and key in boot.means:
+            if boot.diff_interval(key, top, j)[0] <= 0:
+                tied.append(j)
+        elif f"{key}_ci95" in table[top] and table[top][f"{key}_ci95"][0] <= table[j][f"{key}_ci95"][1]:
+            tied.append(j)
+    return tied
+
+
+def _source(table) -> tuple[str, str]:
+    """The measure the verdict ranks by: Shapley log-likelihood, else ablation, else weights."""
+    if any(row.get("shapley_loglik") is not None for row in table):
+        return "Shapley", "shapley_loglik"
+    if any(row.get("ablation_loss_increase") is not None for row in table):
+        return "ablation", "ablation_loss_increase"
+    return "weights", "weight"
+
+
+def leading_streams(streams: list[str], table: list[dict], boot=None, warning: str | None = None) -> list[str]:
+    """The stream(s) the verdict names as carrying the most information: one, several for a TIE,
+    none when there is no claim (a warning, no stream improving on nothing, or weights only)."""
+    src, key = _source(table)
+    top = _argmax([row.get(key) for row in table])
+    if warning or src == "weights" or top is None or not table[top][key] > 0:
+        return []
+    return [streams[i] for i in [top] + _ties(table, streams, key, top, boot)]
+
+
+def _agreement_phrase(rho, ci) -> str:
+    """Which group a weights-vs-measure correlation falls in: by its 95% interval when there is one
+    (all of it >= 0.7 agree, all <= 0.3 DISAGREE, all between partly agree, else not settled), by
+    the point value otherwise."""
+    if not _ok(rho):
+        return "cannot be compared with"
+    lo, hi = ci if ci is not None else (rho, rho)
+    if lo >= 0.7:
+        return "agree with"
+    if hi <= 0.3:
+        return "DISAGREE with"
+    if lo > 0.3 and hi < 0.7:
+        return "only partly agree with"
+    return "are not settled against"
+
+
+def make_verdict(
+    streams: list[str], table: list[dict], agreement, weights_requested: bool, empty: str = "prior", *,
+    boot=None, agreement_ci=None, warning: str | None = None, weights_returned: bool = True,
+) -> str:
+    if warning:
+        return warning
     col = lambda key: [row.get(key) for row in table]  # noqa: E731
-    if any(v is not None for v in col("shapley_loglik")):
-        src, key = "Shapley", "shapley_loglik"
-    elif any(v is not None for v in col("ablation_loss_increase")):
-        src, key = "ablation", "ablation_loss_increase"
-    else:
-        src, key = "weights", "weight"
+    src, key = _source(table)
     top = _argmax(col(key))
     if top is None:
-        return "no importance could be computed (the model returned no stream weights; add 'ablation' or 'shapley')"
+        if src == "weights" and weights_requested and not weights_returned:
+            return "no importance could be computed: the model returned no stream weights; add 'ablation' or 'shapley'"
+        return f"no importance could be computed: every {src} value is missing or NaN"
     row = table[top]
     name = streams[top]
     if src == "weights":
@@ -86,6 +163,7 @@ def make_verdict(streams: list[str], table: list[dict], agreement, weights_reque
             f"({row['weight']:.3f}); a weight is not evidence that the model relies on a stream -- add "
             f"'ablation' or 'shapley' to check"
         )
+    unit = "nats log-likelihood" if src == "Shapley" else "nats log-loss"
     if src == "Shapley":
         detail = f"{row['shapley_loglik']:+.3f} nats log-likelihood, {100 * row['shapley_acc']:+.1f} points accuracy"
     else:
@@ -93,8 +171,19 @@ def make_verdict(streams: list[str], table: list[dict], agreement, weights_reque
             f"removing it costs {row['ablation_loss_increase']:+.3f} nats log-loss, "
             f"{100 * row['ablation_acc_drop']:+.1f} points accuracy"
         )
-    if row[key] > 0:
+    tied = _ties(table, streams, key, top, boot)
+    how = "95% bootstrap interval over the test rows" if boot is not None and key in boot.means else "95% permutation interval"
+    if row[key] > 0 and tied:
+        names = ", ".join(repr(streams[i]) for i in [top] + tied)
+        values = ", ".join(f"{streams[i]!r} {table[i][key]:+.3f}" for i in [top] + tied)
+        claim = (
+            f"streams {names} TIE per {src} ({values} {unit}): the difference is within its {how}, so this "
+            f"data does not say which carries more information"
+        )
+    elif row[key] > 0:
         claim = f"stream {name!r} carries the most information per {src} ({detail})"
+        if how.startswith("95% bootstrap") and len(streams) > 1:
+            claim += f"; its lead over every other stream is outside the {how}"
     elif src == "Shapley":
         nothing = "the class prior" if empty == "prior" else "all streams at their baseline"
         claim = f"no stream improves on {nothing} per Shapley (best: {name!r}, {detail})"
@@ -102,52 +191,45 @@ def make_verdict(streams: list[str], table: list[dict], agreement, weights_reque
         claim = f"removing any one stream does not hurt the model (largest effect: {name!r}, {detail})"
     acc_key = "shapley_acc" if src == "Shapley" else "ablation_acc_drop"
     top_acc = _argmax(col(acc_key))
-    if top_acc is not None and top_acc != top and col(acc_key)[top_acc] > col(acc_key)[top]:
+    if not tied and top_acc is not None and top_acc != top and col(acc_key)[top_acc] > col(acc_key)[top]:
         claim += f"; by accuracy alone stream {streams[top_acc]!r} ranks first"
-    ci_key = "shapley_loglik_ci95"
-    if src == "Shapley" and ci_key in row and len(streams) > 1:
-        vals = col(key)
-        second = max((i for i in range(len(streams)) if i != top and _ok(vals[i])), key=lambda i: vals[i], default=None)
-        if second is not None and table[top][ci_key][0] <= table[second][ci_key][1]:
-            claim += (
-                f"; its 95% CI overlaps that of stream {streams[second]!r}, so the top rank is not "
-                f"settled (raise num_samples)"
-            )
     if agreement is None:
         if weights_requested:
             return f"the model has no learned stream weights; {claim}"
         return claim
     wtop = _argmax(col("weight"))
-    groups = {"agree with": [], "only partly agree with": [], "DISAGREE with": [], "cannot be compared with": []}
+    groups = {"agree with": [], "only partly agree with": [], "DISAGREE with": [], "are not settled against": [],
+              "cannot be compared with": []}
     for akey in ("weights_vs_ablation", "weights_vs_shapley"):
         if akey not in agreement:
             continue
         rho, label = agreement[akey], AGREEMENT[akey][1]
-        if not _ok(rho):
-            groups["cannot be compared with"].append((label, rho))
-        elif rho >= 0.7:
-            groups["agree with"].append((label, rho))
-        elif rho > 0.3:
-            groups["only partly agree with"].append((label, rho))
-        else:
-            groups["DISAGREE with"].append((label, rho))
+        ci = (agreement_ci or {}).get(akey)
+        groups[_agreement_phrase(rho, ci)].append((label, rho, ci))
     parts = []
     for phrase, items in groups.items():
         if not items:
             continue
-        labels = " and ".join(lbl for lbl, _ in items)
+        labels = " and ".join(lbl for lbl, _, _ in items)
         if phrase == "cannot be compared with":
             parts.append(f"{phrase} {labels} (a constant ranking or a single stream)")
-        else:
-            parts.append(f"{phrase} {labels} (Spearman {', '.join(f'{r:.2f}' for _, r in items)})")
+            continue
+        text = f"{phrase} {labels} (Spearman {', '.join(f'{r:.2f}' for _, r, _ in items)}"
+        cis = [ci for _, _, ci in items if ci is not None]
+        if cis:
+            text += "; 95% bootstrap interval " + ", ".join(f"{lo:.2f} to {hi:.2f}" for lo, hi in cis)
+        parts.append(text + ")")
     text = "weights " + " but ".join(parts)
     if groups["DISAGREE with"]:
         text += f": the weights do not reflect which stream the model relies on; {claim}"
     elif groups["only partly agree with"]:
         text += f": the weights are only a rough guide to which stream the model relies on; {claim}"
+    elif groups["are not settled against"]:
+        text += (f": the order of the streams changes between resamples of the test rows, so this data cannot say "
+                 f"whether the weights follow it; {claim}")
     else:
         text += f": {claim}"
-    if wtop is not None and wtop != top:
+    if wtop is not None and wtop != top and not tied:
         text += f" (the largest mean weight is on {streams[wtop]!r})"
     return text
 
@@ -159,7 +241,11 @@ class StreamImportance:
     ``table`` has one row per stream with keys ``stream, weight, ablation_acc_drop,
     ablation_loss_increase, shapley_acc, shapley_loglik`` (None where the method was not run or the
     model has no weights) and, for sampled Shapley, ``shapley_acc_ci95`` / ``shapley_loglik_ci95``
-    as ``(low, high)``. ``per_class`` (with ``per_class=True``) is a list of
+    as ``(low, high)``; with a bootstrap every measured column has ``<column>_ci95`` (95% interval
+    over resamples of the test rows) and ``agreement_ci`` the interval of each Spearman
+    correlation. ``leaders``: the stream the verdict names as carrying the most information, several
+    when it calls a tie, none without a claim. ``warning`` is set when the model is no better than chance or the class prior.
+    ``per_class`` (with ``per_class=True``) is a list of
     ``{"class", "num_rows", "full_accuracy", "table"}`` for every class present in the labels.
     """
 
@@ -180,6 +266,10 @@ class StreamImportance:
     num_classes: int
     forward_passes: int
     per_class: list[dict] | None = field(default=None)
+    warning: str | None = None
+    agreement_ci: dict[str, tuple[float, float] | None] | None = None
+    bootstrap: int = 0
+    leaders: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------ output
     def to_dict(self) -> dict:
@@ -206,6 +296,8 @@ class StreamImportance:
             else f", Shapley sampled ({self.num_samples} permutations, 95% CI)"
         )
         nothing = "class prior" if self.empty == "prior" else "every stream at its baseline"
+        if self.bootstrap:
+            how += f"; [low, high]: 95% bootstrap over the {self.num_rows} test rows ({self.bootstrap} resamples)"
         return [
             f"Stream importance: N={self.num_rows} rows, K={self.num_classes} classes, masking={self.masking!r}{how}",
             f"full model: accuracy {self.full_accuracy:.4f}, log-likelihood {self.full_loglik:.4f}; "
@@ -215,7 +307,11 @@ class StreamImportance:
     def _agreement_line(self) -> str:
         if self.agreement is None:
             return "Agreement (Spearman): n/a (no learned weights)"
-        items = ", ".join(f"{k.replace('_', ' ')} {_num(v, 2)}" for k, v in self.agreement.items())
+        def item(k, v):
+            ci = (self.agreement_ci or {}).get(k)
+            return f"{k.replace('_', ' ')} {_num(v, 2)}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+        items = ", ".join(item(k, v) for k, v in self.agreement.items())
         return f"Agreement (Spearman): {items}"
 
     def to_markdown(self) -> str:
@@ -227,7 +323,8 @@ class StreamImportance:
             return lines
 
         head = self._header()
-        out = [f"### {head[0]}", "", head[1], ""] + table_md(self.table)
+        out = ([f"**{self.warning}**", ""] if self.warning else []) + [f"### {head[0]}", "", head[1], ""]
+        out += table_md(self.table)
         out += ["", self._agreement_line(), "", f"**Verdict:** {self.verdict}"]
         for entry in self.per_class or []:
             out += ["", f"#### class {entry['class']} (n={entry['num_rows']}, accuracy {entry['full_accuracy']:.4f})", ""]
@@ -239,6 +336,7 @@ class StreamImportance:
         rows = [["stream"] + [COLUMNS[k][0] for k in cols]] + [self._cells(r, cols) for r in self.table]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-        lines = self._header() + [fmt(rows[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows[1:]]
+        lines = ([self.warning] if self.warning else []) + self._header()
+        lines += [fmt(rows[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows[1:]]
         lines += [self._agreement_line(), f"verdict: {self.verdict}"]
         return "\n".join(lines)

@@ -45,15 +45,20 @@ class ShapleyResult:
         return self.values - Z95 * self.stderr, self.values + Z95 * self.stderr
 
 
+def shapley_coefficients(s: int) -> torch.Tensor:
+    """``(S,)`` weight ``|T|! (S - |T| - 1)! / S!`` of a coalition of size ``|T|`` without stream i."""
+    return torch.tensor(
+        [math.factorial(k) * math.factorial(s - k - 1) / math.factorial(s) for k in range(s)], dtype=torch.float64
+    )
+
+
 def exact_shapley(game: CoalitionGame) -> ShapleyResult:
     s = game.num_streams
     subsets = list(range(1 << s))
     game.evaluate(subsets)
     v = torch.stack([game.value(c) for c in subsets])  # (2^S, Q)
     size = torch.tensor([bin(c).count("1") for c in subsets])
-    coef = torch.tensor(
-        [math.factorial(k) * math.factorial(s - k - 1) / math.factorial(s) for k in range(s)], dtype=torch.float64
-    )
+    coef = shapley_coefficients(s)
     phi = torch.zeros(s, v.shape[1], dtype=torch.float64)
     for i in range(s):
         bit = 1 << i

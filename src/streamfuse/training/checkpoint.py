@@ -78,3 +78,28 @@ def check_data_matches(path, spec: dict, data, data_name: str) -> None:
             f"checkpoint {str(path)!r} was trained on streams {want} (name: channels) with {spec['num_classes']} classes; "
             f"data {data_name!r} has streams {have} with {data.num_classes} classes. Give the data it was trained on"
         )
+
+
+def load_trained(path, data=None, map_location="cpu"):
+    """Load a model written by ``streamfuse train --save PATH`` together with the data it was trained on.
+
+    Returns ``(model, data)``: the model in eval mode and a ``streamfuse.data.MultiStreamData``
+    rebuilt from what the checkpoint records (dataset name or folder, generator seed and options);
+    ``data.test`` is the held-out split, ready for ``streamfuse.stream_importance(model, data.test)``.
+    ``data=`` (a dataset name or folder) loads other data instead, as ``streamfuse explain --data``.
+
+        >>> model, data = load_trained("model.pt")                            # doctest: +SKIP
+        >>> report = streamfuse.stream_importance(model, data.test)           # doctest: +SKIP
+
+    Needs the ``bench`` extra (numpy) for the data loaders.
+    """
+    from ..data import load_data  # training sits beside data; imported only when asked for
+
+    model, payload = load_checkpoint(path, map_location=map_location)
+    if data is None:
+        spec, seed, options = checkpoint_data(path, payload.get("config") or {})
+    else:
+        spec, seed, options = data, 0, {}
+    loaded = load_data(spec, seed=seed, **options)
+    check_data_matches(path, payload["spec"], loaded, str(spec))
+    return model, loaded
