@@ -170,8 +170,8 @@ def cmd_bench(args) -> int:
             if not args.json:
                 tag = "resumed" if resumed else f"{run['train_seconds']:.1f}s"
                 print(f"  {run['method']:<18} seed {run['seed']}  acc {100 * run['accuracy']:.1f}%  ({tag})", file=sys.stderr)
-            if not resumed:  # the summary follows each new run; resumed ones change nothing until the end
-                write_summary(bench, runs, streams)
+            if not resumed:  # the tables follow each new run (plots at the end); resumed ones change nothing until then
+                write_summary(bench, runs, streams, plots=False)
 
         if not args.json:
             print(f"bench: data={args.data} streams={streams} train={len(data.train.labels)} test={len(data.test.labels)} -> {args.out}", file=sys.stderr)

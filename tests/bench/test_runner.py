@@ -161,3 +161,23 @@ def test_train_and_bench_share_one_train_and_evaluate(tmp_path, monkeypatch):
     # The bench's checkpoint records its data, so `explain` needs no --data.
     ckpt = tmp_path / "b" / "checkpoints" / "concat__seed0.pt"
     assert main(["explain", str(ckpt), "--out", str(tmp_path / "c.png")]) == 0
+
+
+def test_plots_are_drawn_once_at_the_end_and_tables_after_every_run(tmp_path, monkeypatch):
+    import streamfuse.bench.report as report
+
+    calls = {"plots": 0, "tables": 0}
+    real_plots, real_results = report.write_plots, report.write_results
+
+    def count_plots(*a, **k):
+        calls["plots"] += 1
+        return real_plots(*a, **k)
+
+    def count_tables(*a, **k):
+        calls["tables"] += 1
+        return real_results(*a, **k)
+
+    monkeypatch.setattr(report, "write_plots", count_plots)
+    monkeypatch.setattr("streamfuse.bench.folder.write_results", count_tables)
+    assert main(["bench", "--fusions", "scalar", "--no-baselines", "--seeds", "2", *TINY, "--out", str(tmp_path / "b")]) == 0
+    assert calls == {"plots": 1, "tables": 3}  # a table after each of the 2 runs, then tables and plots at the end

@@ -147,8 +147,9 @@ def _write_manifest(out: Path, bench: BenchConfig, files: dict, writing: bool) -
     atomic_write_bytes(out / MANIFEST, lambda fh: fh.write(json.dumps(manifest, indent=1, default=str).encode()))
 
 
-def write_summary(bench: BenchConfig, runs: list[dict], streams: list[str]) -> list[dict]:
-    """Rewrite the summary files over ``runs`` plus every other run in the folder; returns all runs.
+def write_summary(bench: BenchConfig, runs: list[dict], streams: list[str], plots: bool = True) -> list[dict]:
+    """Rewrite the summary files over ``runs`` plus every other run in the folder (the PNGs only
+    with ``plots``); returns all runs.
 
     Runs of this invocation come first, in order; the folder's other runs (made earlier with the
     same settings: other methods or more seeds) follow, sorted by method and seed.
@@ -161,7 +162,7 @@ def write_summary(bench: BenchConfig, runs: list[dict], streams: list[str]) -> l
     config["methods"] = list(dict.fromkeys(r["spec"]["method"] for r in every if not baseline(r["method"])))
     old = _read_json(out / MANIFEST) or {}
     _write_manifest(out, bench, old.get("files", {}), writing=True)
-    write_results(out, config, aggregate(every, streams), every, streams)
+    write_results(out, config, aggregate(every, streams), every, streams, plots=plots)
     _write_manifest(out, bench, {n: _sha256(out / n) for n in SUMMARY_FILES if (out / n).exists()}, writing=False)
     return every
 

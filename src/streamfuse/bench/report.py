@@ -108,7 +108,8 @@ def format_table(rows: list[dict], streams: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_results(out: Path, config: dict, rows: list[dict], runs: list[dict], streams: list[str]) -> None:
+def write_results(out: Path, config: dict, rows: list[dict], runs: list[dict], streams: list[str], plots: bool = True) -> None:
+    """``results.json`` and ``results.csv``, then (``plots``) ``accuracy.png`` and ``weights.png``."""
     out = Path(out)
     payload = {"config": config, "streams": streams, "methods": rows, "verdict": baseline_verdict(rows), "runs": runs}
     atomic_write_bytes(out / "results.json", lambda fh: fh.write(json.dumps(payload, indent=1, default=str).encode()))
@@ -123,7 +124,8 @@ def write_results(out: Path, config: dict, rows: list[dict], runs: list[dict], s
     writer.writeheader()
     writer.writerows(flat)
     atomic_write_bytes(out / "results.csv", lambda fh: fh.write(buf.getvalue().encode()))
-    write_plots(out, rows, streams, config, _num_classes(runs))
+    if plots:  # ~2 s of matplotlib: the bench draws them once at the end, not after every run
+        write_plots(out, rows, streams, config, _num_classes(runs))
 
 
 FIXED_WEIGHTS = {"sum": "1 each", "mean": "1/S each", "late": "1/S each"}  # reported, not learned
