@@ -156,6 +156,8 @@ def plot_title(config: dict | None) -> str:
     settings = [x if not x.endswith(" width") else f"width {x.split()[0]}" for x in settings]
     if train.get("stacked"):
         settings.append("stacked")
+    if train.get("balance", "none") != "none":
+        settings.append(f"balance {train['balance']}")
     if config.get("stream_dropout"):
         settings.append(f"stream dropout {config['stream_dropout']:g}")
     return " | ".join(parts + ([", ".join(settings)] if settings else []))
@@ -181,7 +183,7 @@ def _plot_accuracy(plt, path: Path, rows: list[dict], title: str, num_classes: i
     """Bars sorted best first, y from 0 to 100 %, lines at best single stream, late fusion, chance."""
     order = sorted(rows, key=lambda r: -(r["accuracy"] or 0))
     names = [r["method"] for r in order]
-    colors = ["#999999" if n.startswith("single:") else "#ee7733" if _base(n) == "late" else "#4477aa" for n in names]
+    colors = ["#999999" if n.startswith("single:") or n == "linear" else "#ee7733" if _base(n) == "late" else "#4477aa" for n in names]
     fig, ax = plt.subplots(figsize=(max(7, 0.55 * len(order) + 3), 4.6))
     ax.bar(names, [100 * (r["accuracy"] or 0) for r in order], yerr=[100 * (r["accuracy_std"] or 0) for r in order],
            capsize=3, color=colors)
