@@ -22,6 +22,15 @@ def streams_for(name, in_dims, n=4, seed=0):
     return make_streams(in_dims, n, spatial=(2, 3, 3) if is_token_level(name) else None, seed=seed)
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny tensors: intra-op threads only add overhead (and stall on a busy 2-core runner)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -12,13 +12,7 @@ from streamfuse import MultiStreamHead, StreamFuseError
 from streamfuse.importance import StreamImportance, average_ranks, spearman, stream_importance
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall on a busy 2-core runner)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --------------------------------------------------------------------------------------------- models

@@ -17,12 +17,7 @@ sys.path.insert(0, str(ROOT))
 from tests.test_importance import SumOfTwo, twin_data  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _script(name):

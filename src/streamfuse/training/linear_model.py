@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import StreamFuseError
+from .select import select_streams
 
 
 def pooled_features(x: torch.Tensor) -> torch.Tensor:
@@ -48,15 +48,7 @@ class LinearBaseline(nn.Module):
         return getattr(self, f"mean_{i}"), getattr(self, f"scale_{i}")
 
     def forward(self, streams, mask=None):
-        if isinstance(streams, dict):
-            missing = [s for s in self.stream_names if s not in streams]
-            if missing:
-                raise StreamFuseError(f"linear baseline needs streams {self.stream_names}; missing {missing}, got {list(streams)}")
-            xs = [streams[s] for s in self.stream_names]
-        else:
-            xs = list(streams)
-        if len(xs) != len(self.stream_names):
-            raise StreamFuseError(f"linear baseline expected {len(self.stream_names)} streams {self.stream_names}, got {len(xs)}")
+        xs = select_streams(streams, self.stream_names, "linear baseline")
         out = self.bias.expand(xs[0].shape[0], -1)
         for i, (s, x) in enumerate(zip(self.stream_names, xs)):
             mean, scale = self._stats(i)

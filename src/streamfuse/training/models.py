@@ -30,6 +30,7 @@ from torch import nn
 from ..errors import StreamFuseError
 from ..head import MultiStreamHead
 from .encoders import make_encoder
+from .select import select_streams
 from .linear_model import LinearBaseline
 from .standardize import StreamStandardizer
 
@@ -73,15 +74,7 @@ class _EncoderNet(nn.Module):
         return self
 
     def select(self, streams) -> list:
-        if isinstance(streams, dict):
-            missing = [s for s in self.stream_names if s not in streams]
-            if missing:
-                raise StreamFuseError(f"model needs streams {self.stream_names}; missing {missing}, got {list(streams)}")
-            xs = [streams[s] for s in self.stream_names]
-        else:
-            xs = list(streams)
-        if len(xs) != len(self.stream_names):
-            raise StreamFuseError(f"model expected {len(self.stream_names)} streams {self.stream_names}, got {len(xs)}")
+        xs = select_streams(streams, self.stream_names, "model")
         standardizer = getattr(self, "standardizer", None)  # spec "standardize": training statistics
         return xs if standardizer is None else standardizer(xs)
 
