@@ -142,3 +142,20 @@ def test_stacked_training_freezes_encoders_trained_alone_on_the_other_half():
     late_stacked, _ = train_model(dict(spec, method="late"), streams, y, cfg)
     late_plain, _ = train_model(dict(spec, method="late"), streams, y, solo)
     assert all(torch.equal(a, b) for a, b in zip(late_stacked.state_dict().values(), late_plain.state_dict().values()))
+
+
+def test_early_stopping_returns_the_best_epochs_weights_not_the_last():
+    """The returned model scores the best epoch's validation accuracy, which the last epoch missed."""
+    streams, y, spec = synthetic(n=120)
+    y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]  # no signal: validation wanders, then stalls
+    cfg = TrainConfig(epochs=30, patience=3, batch_size=16, width=16, lr=1e-2, seed=4)
+    model, info = train_model(spec, streams, y, cfg)
+    history = info["history"]
+    _, va = stratified_split(y, cfg.val_fraction, cfg.seed)
+    scores = predict(model, {k: v[va] for k, v in streams.items()})
+    best = history[info["best_epoch"] - 1]
+    assert info["best_epoch"] < info["epochs_run"]  # training went on past the best epoch, so a restore was needed
+    assert (history[-1]["val_accuracy"], history[-1]["val_loss"]) != (best["val_accuracy"], best["val_loss"])
+    # the returned weights are the best epoch's: they score its validation accuracy and loss again
+    assert abs((scores.argmax(1) == y[va]).float().mean().item() - best["val_accuracy"]) < 1e-6
+    assert abs(torch.nn.functional.cross_entropy(scores, y[va]).item() - best["val_loss"]) < 1e-5
