@@ -188,3 +188,17 @@ def test_recipe_trained_models_round_trip_through_a_checkpoint_and_explain(tmp_p
     report = stream_importance(loaded, (streams, y), methods=("weights", "ablation", "shapley"))
     assert [r["stream"] for r in report.table] == spec["streams"]
     assert all(r["weight"] is not None for r in report.table)
+
+
+def test_lpft_freezes_the_encoders_for_the_first_third_then_hands_back_a_trainable_model():
+    from streamfuse.training.balance import ProbeThenFineTune
+
+    streams, y, spec = synthetic(n=16)
+    model = build_model(dict(spec, stream_heads=True))
+    recipe = ProbeThenFineTune(3)
+    states = [recipe.on_epoch_start(model, e, 6) for e in range(6)]
+    assert states == [True, False, True, False, False, False]  # frozen for epochs 0-1 (ceil(6/3)), then trained
+    recipe.on_epoch_start(model, 0, 6)
+    assert not any(p.requires_grad for p in model.encoders.parameters()) and not model.encoders.training
+    recipe.finish(model)
+    assert all(p.requires_grad for p in model.encoders.parameters()) and not model.frozen_encoders

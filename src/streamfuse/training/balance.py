@@ -82,6 +82,9 @@ class BalanceRecipe:
     def after_backward(self, model, out, y: torch.Tensor, all_sum) -> None:
         pass
 
+    def finish(self, model) -> None:
+        """Called once after training with the unwrapped model (undo what training-only state set)."""
+
     def wants_losses(self, epoch: int) -> bool:
         """Whether ``on_epoch_end`` needs per-head train/validation losses after ``epoch`` (1-based)."""
         return False
@@ -131,6 +134,11 @@ class ProbeThenFineTune(WarmStart):
         model.frozen_encoders = frozen
         model.train()
         return True
+
+    def finish(self, model):
+        # stopped early while frozen: hand back a model that trains like any other
+        model.encoders.requires_grad_(True)
+        model.frozen_encoders = False
 
 
 @register_balance("gblend")

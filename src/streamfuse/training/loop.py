@@ -342,6 +342,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
+    recipe.finish(model)
     if needs_heads and not spec.get("stream_heads") and model.aux_loss == 0:
         del model.aux_heads
     info = {
