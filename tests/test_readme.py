@@ -136,15 +136,21 @@ def test_sweep_output_and_explain_data_default_are_documented(capsys):
     assert "runs/sweep/" in README
 
 
-@pytest.mark.parametrize("path", ["README.md", "BENCHMARKS.md", "src/streamfuse/cli.py"])
+@pytest.mark.parametrize("path", ["README.md", "src/streamfuse/cli.py"])
 def test_one_default_bench_time_figure_with_its_machine(path):
+    """README and `--help` quote the default-bench time that BENCHMARKS.md measured, with its machine."""
+    import re
+
     from streamfuse.cli import build_parser
 
+    measured = re.search(r"the default `streamfuse bench` .{0,80}?took \*\*([^*]+)\*\*", " ".join((ROOT / "BENCHMARKS.md").read_text().split()))
+    assert measured, "BENCHMARKS.md must state the default bench time as 'the default `streamfuse bench` ... took **T**'"
     text = (ROOT / path).read_text()
     if path.endswith(".py"):
         text += build_parser().format_help()
+    text = " ".join(text.split())
     assert "about a minute" not in text and "about 3 minutes" not in text
-    assert "43 s" in text and "2 idle" in text
+    assert measured[1] in text and "2 " in text and "cores" in text
 
 
 def test_mmaction_block_runs_on_a_small_recognizer():
