@@ -13,6 +13,8 @@ and dropped from the trained model.
     warmstart   encoders started from each stream trained alone   MMAction2/pyskl's RGBPoseConv3D recipe
                 (``single:<stream>``), then joint fine-tuning of
                 CE(fused) + mean_i CE(stream_i)
+    lpft        warmstart, the encoders frozen for the first      linear probing, then fine-tuning
+                third of the epochs                               (Kumar et al. 2022)
     gblend      w_0 CE(fused) + sum_i w_i CE(stream_i), weights    Gradient Blending (Wang et al. 2020)
                 from each head's generalisation/overfitting on
                 the validation split, re-estimated during training
@@ -32,10 +34,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..errors import StreamFuseError, unknown_choice
+from ..errors import unknown_choice
 
 BALANCE: dict[str, type[BalanceRecipe]] = {}
-DEFAULT_BALANCE = "warmstart"
 
 
 def register_balance(name: str):
@@ -257,10 +258,4 @@ class GradientModulation(BalanceRecipe):
         return {"mean_coefficients": [c / max(self.steps, 1) for c in self.coeff_sum]}
 
 
-def check_balance(name) -> str:
-    if not isinstance(name, str) or name not in BALANCE:
-        raise unknown_choice("balance recipe", name, BALANCE)
-    return name
-
-
-__all__ = ["BALANCE", "DEFAULT_BALANCE", "BalanceRecipe", "StreamFuseError", "make_recipe", "register_balance"]
+__all__ = ["BALANCE", "BalanceRecipe", "make_recipe", "register_balance"]
