@@ -99,7 +99,9 @@ def test_sweep_writes_csv_and_plot(tmp_path, capsys):
     rows = (out / "sweep.csv").read_text().strip().splitlines()
     assert rows[0].startswith("noise,method,accuracy") and len(rows) == 3
     assert (out / "sweep.png").exists()
-    assert "| scalar |" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "| scalar |" in captured.out
+    assert f"noise 2 -> {out / 'noise-2'}" in captured.err  # each level says where it writes
 
 
 @pytest.mark.parametrize("command", [["bench"], ["train"], ["sweep", "--stream", "rgb"]])

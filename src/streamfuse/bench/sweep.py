@@ -124,7 +124,7 @@ def run_sweep(sweep: SweepConfig, progress_factory=None, log=None) -> list[dict]
                 raise StreamFuseError(f"--stream {sweep.stream!r} is not a stream of {sweep.data}; streams are {data.stream_names}")
             streams = list(data.stream_names)
             if log is not None:
-                log(f"sweep: {sweep.stream} noise {level:g}")
+                log(f"sweep: {sweep.stream} noise {level:g} -> {bench.out}")
             runs = run_bench(bench, data, progress_factory=progress_factory)
             for r in aggregate(runs, streams):
                 row = {"noise": level, "method": r["method"], "accuracy": r["accuracy"]}
