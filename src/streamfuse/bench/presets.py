@@ -22,8 +22,9 @@ from ..training.models import MODEL_METHODS, baseline
 
 # Per-dataset training presets: what a run needs to converge on that data (see BENCHMARKS.md).
 # "balance": the recipe fusion models train with, chosen per dataset on validation accuracy
-# (BENCHMARKS.md, "Balanced training"): warmstart where one stream starves the others (video:
-# mean validation accuracy of the 13 fusions 0.690 vs 0.649 with plain training); plain joint
+# (BENCHMARKS.md, "Balanced training"): warmstart where one stream starves the others (video,
+# 3 seeds: mean validation accuracy of the 13 fusions 0.650 vs 0.640 with plain training, a lead
+# within the seed spread); plain joint
 # training where validation cannot tell them apart (mfeat, basicmotions: a tie, and warmstart
 # costs one training per stream first); warmstart for user data, whose streams nobody has
 # checked for starving.
