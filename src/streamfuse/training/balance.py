@@ -48,10 +48,10 @@ def register_balance(name: str):
     return deco
 
 
-def make_recipe(name: str, num_streams: int) -> BalanceRecipe:
+def make_recipe(name: str, num_streams: int, seed: int = 0) -> BalanceRecipe:
     if name not in BALANCE:
         raise unknown_choice("balance recipe", name, BALANCE)
-    return BALANCE[name](num_streams)
+    return BALANCE[name](num_streams, seed=seed)
 
 
 class BalanceRecipe:
@@ -69,8 +69,8 @@ class BalanceRecipe:
     probe = False  # True: the per-stream heads read detached features (they measure, not train)
     warm_start = False
 
-    def __init__(self, num_streams: int) -> None:
-        self.num_streams = num_streams
+    def __init__(self, num_streams: int, seed: int = 0) -> None:
+        self.num_streams, self.seed = num_streams, seed
 
     def loss(self, out, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, y)
@@ -158,8 +158,8 @@ class GradientBlending(BalanceRecipe):
     stream_heads = True
     eps = 1e-3
 
-    def __init__(self, num_streams: int, interval: int = 2) -> None:
-        super().__init__(num_streams)
+    def __init__(self, num_streams: int, interval: int = 2, seed: int = 0) -> None:
+        super().__init__(num_streams, seed)
         self.interval = interval
         self.weights = [1.0 / (num_streams + 1)] * (num_streams + 1)
         self.last: dict | None = None  # per-head losses at the previous checkpoint
@@ -216,7 +216,7 @@ class GradientModulation(BalanceRecipe):
     probe = True
 
     def __init__(self, num_streams: int, alpha: float = 0.5, ge: bool = True, seed: int = 0) -> None:
-        super().__init__(num_streams)
+        super().__init__(num_streams, seed)
         self.alpha, self.ge = alpha, ge
         self.gen = torch.Generator().manual_seed(seed)
         self.coeff_sum = [0.0] * num_streams
