@@ -6,7 +6,7 @@ Spec keys: ``method`` (a fusion name, ``"late"``, ``"late_learned"``, ``"linear"
 ``dropout``, ``pool`` (``"avg"``/``"max"`` global pooling of the encoders' maps),
 ``fusion_options``, ``aux_loss`` (lambda of the per-stream auxiliary losses, default 0.0 = none;
 fusion models only), ``stream_heads`` (bool: build one classifier per stream even with
-``aux_loss`` 0; the balanced training recipes use them, see ``balance.py``), ``standardize``
+``aux_loss`` 0; the balanced training recipes use them, see the ``balance`` package), ``standardize``
 (default False: True adds a ``StreamStandardizer`` that ``select()`` applies to the inputs first,
 in every network; the training loop fits it on the training split, see ``standardize.py``).
 ``linear`` is the logistic-regression baseline (``linear_model.py``), fitted by ``bench.linear``.
