@@ -37,7 +37,8 @@ from ..errors import StreamFuseError
 from ..weight_decay import no_weight_decay_ids
 from . import distributed
 from .balance import make_recipe
-from .models import MODEL_METHODS, baseline, build_model
+from .model_methods import model_method
+from .models import baseline, build_model
 
 
 @dataclass
@@ -279,7 +280,9 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     torch.manual_seed(cfg.seed)
     # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
     # unless the spec asks for them, so the model returned is the one ``build_model(spec)`` makes
-    needs_heads = recipe.stream_heads and method not in MODEL_METHODS
+    # (a model-level method may score each stream itself: then it needs none)
+    entry = model_method(method)
+    needs_heads = recipe.stream_heads and (entry is None or not entry.own_stream_scores)
     model = build_model(dict(spec, stream_heads=True) if needs_heads else spec).to(device)
     if getattr(model, "standardizer", None) is not None:
         # before stacked halving; warm-started encoders were trained under the same statistics
