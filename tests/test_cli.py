@@ -185,6 +185,9 @@ def no_data(monkeypatch):
         (["bench", "--balance", "ogm", "--stacked"], "--stacked applies to plain joint training"),
         (["bench", "--fusions", "late_learned", "--fusion-option", "stream_norm=true"], "not an option of 'late_learned'"),
         (["train", "--fusion", "late_learned", "--stream-dropout", "0.2"], "'late_learned' is a score-level model"),
+        (["bench", "--fusions", "late_learned", "--fusion-option", "foo=1"], "no method takes it, and 'late_learned' takes no options"),
+        (["bench", "--fusions", "attention,late_learned", "--aux-loss", "0.5"],
+         "--aux-loss applies to fusion models; the score-level model 'late_learned' is trained without it"),
     ],
 )
 def test_every_argument_is_checked_before_data_is_loaded(args, message, capsys, no_data):

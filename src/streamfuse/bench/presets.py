@@ -167,6 +167,9 @@ def check_fusions(methods, cfg: TrainConfig, stream_dropout: float = 0.0, num_st
         options = dict(cfg.fusion_options)
         entry = model_method(method)
         if entry is not None:  # a network of its own (e.g. late_learned): its declared options only
+            if cfg.aux_loss > 0 and not entry.aux_loss:
+                raise StreamFuseError(f"--aux-loss applies to fusion models; the {entry.kind} {method!r} is trained "
+                                      f"without it: give --aux-loss 0 or leave {method!r} out of --fusions")
             refused = [k for k in options if k not in entry.options]
             lone_sd = stream_dropout > 0 and len(methods) == 1  # in a bench with others it gets no "+sd" variant
             if refused or (lone_sd and "stream_dropout" not in entry.options):
