@@ -75,16 +75,16 @@ def preset_name(data: str) -> str:
 
 
 def parse_stream_values(text: str, name: str) -> dict:
-    """``"rgb=0.5,pose=0"`` -> ``{"rgb": 0.5, "pose": 0.0}`` (the CLI form of a per-stream knob)."""
+    """``"rgb=0.5,pose=0"`` -> ``{"rgb": 0.5, "pose": 0.0}`` (the CLI form of a per-stream knob;
+    the loader checks the stream names and ranges once it knows the streams)."""
+    from ..data.knobs import split_pairs
+
     out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise StreamFuseError(f"{flag(name)}: expected STREAM=VALUE pairs like 'rgb=0.5', got {part!r}")
+    for key, value in split_pairs(text, flag(name)).items():
         try:
-            out[key.strip()] = float(value)
+            out[key] = float(value)
         except ValueError:
-            raise StreamFuseError(f"{flag(name)}: value for {key.strip()!r} must be a number, got {value!r}") from None
+            raise StreamFuseError(f"{flag(name)}: value for {key!r} must be a number, got {value!r}") from None
     return out
 
 
@@ -104,13 +104,15 @@ def parse_json_options(items, name: str) -> dict:
 
 def data_options(data: str, noise_streams=None, occlusion=None, drop=None, data_option=None) -> dict:
     """Loader options: the quick defaults of ``data``, then the stream knobs, then KEY=VALUE pairs."""
+    from ..data.knobs import split_items
+
     opts = dict(QUICK_DATA.get(data, {}))
     if noise_streams:
         opts["noise"] = parse_stream_values(noise_streams, "noise_streams")
     if occlusion:
         opts["occlusion"] = parse_stream_values(occlusion, "occlusion")
     if drop:
-        opts["drop"] = [s.strip() for s in drop.split(",") if s.strip()]
+        opts["drop"] = split_items(drop)
     opts.update(parse_json_options(data_option, "data_option"))
     return opts
 
