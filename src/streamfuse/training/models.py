@@ -30,6 +30,7 @@ from torch import nn
 
 from ..errors import StreamFuseError
 from ..head import MultiStreamHead
+from ..layers import GlobalPool
 from .encoders import make_encoder
 from .select import select_streams
 from .linear_model import LinearBaseline
@@ -138,7 +139,7 @@ class LateFusionNet(_EncoderNet):
         if self.learned:
             s = len(self.stream_names)
             self.theta = nn.Parameter(torch.zeros(s))
-            self.pool = _Pool(pool)
+            self.pool = GlobalPool(pool)
             self.gate = nn.Linear(s * width, s)
             nn.init.zeros_(self.gate.weight)
             nn.init.zeros_(self.gate.bias)
@@ -157,7 +158,7 @@ class LateFusionNet(_EncoderNet):
             if n and not bool(mask.any(1).all()):
                 raise StreamFuseError(f"mask: sample(s) {(~mask.any(1)).nonzero().flatten().tolist()[:5]} have no present stream; at least one of {self.stream_names} must be present")
         if self.learned:
-            z = torch.cat([self.pool(f.flatten(2)) for f in feats.values()], dim=1)
+            z = torch.cat([self.pool(f) for f in feats.values()], dim=1)
             logits = self.theta + self.gate(z)
             if mask is not None:
                 logits = logits.masked_fill(~mask, float("-inf"))
@@ -185,16 +186,7 @@ def check_aux_loss(value) -> float:
 
 def stream_classifier(width: int, num_classes: int, pool: str, dropout: float) -> nn.Sequential:
     """One stream's classifier: ``(N, width, *spatial) -> flatten -> pool -> dropout -> fc -> (N, K)``."""
-    return nn.Sequential(nn.Flatten(2), _Pool(pool), nn.Dropout(dropout), nn.Linear(width, num_classes))
-
-
-class _Pool(nn.Module):
-    def __init__(self, pool: str) -> None:
-        super().__init__()
-        self.pool = pool
-
-    def forward(self, x):
-        return x.mean(-1) if self.pool == "avg" else x.amax(-1)
+    return nn.Sequential(nn.Flatten(2), GlobalPool(pool), nn.Dropout(dropout), nn.Linear(width, num_classes))
 
 
 def baseline(method: str) -> bool:
