@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from .errors import StreamFuseError
+from .errors import shape_text as _shape
 from .layers.masking import (
     normalize_weights,
     stream_dropout_mask,
@@ -35,10 +36,6 @@ from .options import BASE_OPTIONS, Option
 from .stream_record import StreamRecord
 
 Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
-
-
-def _shape(x) -> str:
-    return f"({', '.join(str(s) for s in x.shape)})" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def parse_in_dims(in_dims, min_streams: int = 1, max_streams: int | None = None, method: str = "fusion"):
