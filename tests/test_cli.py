@@ -28,6 +28,17 @@ def test_help_explains_the_commands(capsys):
     assert "--fusions" in out and "resumes" in out
 
 
+@pytest.mark.parametrize("command", ["bench", "train", "sweep"])
+def test_balance_help_lists_every_registered_recipe(capsys, command):
+    from streamfuse.training.balance import BALANCE
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also after hyphens
+    for name, recipe in BALANCE.items():
+        assert "".join(f"{name} ({recipe.summary})".split()) in text
+
+
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "usage: streamfuse" in capsys.readouterr().out

@@ -48,6 +48,7 @@ class BalanceRecipe:
     """
 
     name = "none"
+    summary = "plain joint training"  # one line for the `--balance` help
     stream_heads = False
     probe = False  # True: the per-stream heads read detached features (they measure, not train)
     warm_start = False

@@ -28,6 +28,7 @@ class GradientBlending(BalanceRecipe):
     each head k (fused first, then the streams in order) between two checkpoints ``interval``
     epochs apart, measured on the validation split."""
 
+    summary = "Gradient Blending: per-stream loss weights from validation overfitting"
     stream_heads = True
     eps = 1e-3
 

@@ -20,6 +20,8 @@ class ProbeThenFineTune(WarmStart):
     """``warmstart`` whose first third of the epochs trains the heads only (encoders frozen, as
     trained alone), then everything: linear probing then fine-tuning (Kumar et al. 2022)."""
 
+    summary = "warmstart with the encoders frozen for the first third of the epochs"
+
     def on_epoch_start(self, model, epoch, epochs):
         frozen = epoch < math.ceil(epochs / 3)
         if frozen == model.frozen_encoders:

@@ -34,6 +34,7 @@ class GradientModulation(BalanceRecipe):
     same noise.
     """
 
+    summary = "OGM-GE: each encoder's gradient scaled down while its stream dominates"
     stream_heads = True
     probe = True
 

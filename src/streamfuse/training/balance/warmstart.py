@@ -22,6 +22,7 @@ class WarmStart(BalanceRecipe):
     """Each encoder first trained alone, then joint fine-tuning with per-stream losses kept:
     ``CE(fused) + mean_i CE(stream_i)`` (the per-pathway losses of MMAction2's RGBPoseHead)."""
 
+    summary = "each stream alone first, then joint fine-tuning with per-stream losses"
     stream_heads = True
     warm_start = True
 
