@@ -41,6 +41,16 @@ def _missing_extra(command: str) -> StreamFuseError | None:
                            f"pip install \"streamfuse[bench]\" (the library itself needs torch only)")
 
 
+def _left_out_note(run: dict) -> str:
+    """``"  [left out: pose (alone 0.03 nats/sample below the class prior on validation)]"``, or ""."""
+    if not run.get("left_out"):
+        return ""
+    ev = run.get("stream_evidence", {})
+    parts = [f"{s} (alone {abs(ev[s]['gain']):.2f} nats/sample {'below' if ev[s]['gain'] < 0 else 'above'} the class prior on "
+             f"validation, t={ev[s]['t']:.1f})" if s in ev else s for s in run["left_out"]]
+    return f"  [left out: {', '.join(parts)}; --keep-streams keeps every stream]"
+
+
 def _data_options(args) -> dict:
     from .bench.presets import data_options
 
@@ -54,6 +64,7 @@ def _train_config(args):
     check_int("data_seed", args.data_seed)
     overrides = {k: getattr(args, k, None) for k in ("epochs", "width", "batch_size", "lr", "dim", "patience", "aux_loss", "balance")}
     overrides["standardize"] = False if getattr(args, "no_standardize", False) else None  # None: the preset's
+    overrides["keep_streams"] = True if getattr(args, "keep_streams", False) else None
     return train_config(preset_name(args.data), device=args.device, stacked=args.stacked,
                         fusion_options=parse_json_options(args.fusion_option, "fusion_option"), **overrides)
 
@@ -169,7 +180,8 @@ def cmd_bench(args) -> int:
             runs.append(run)
             if not args.json:
                 tag = "resumed" if resumed else f"{run['train_seconds']:.1f}s"
-                print(f"  {run['method']:<18} seed {run['seed']}  acc {100 * run['accuracy']:.1f}%  ({tag})", file=sys.stderr)
+                print(f"  {run['method']:<18} seed {run['seed']}  acc {100 * run['accuracy']:.1f}%  ({tag}){_left_out_note(run)}",
+                      file=sys.stderr)
             if not resumed:  # the tables follow each new run (plots at the end); resumed ones change nothing until then
                 write_summary(bench, runs, streams, plots=False)
 
@@ -241,6 +253,8 @@ def cmd_train(args) -> int:
     how = f"C={spec['C']:g} chosen on validation" if method == "linear" else f"{result['epochs_run']} epochs"
     print(f"{method}: test accuracy {100 * result['accuracy']:.1f}%  macro-F1 {100 * result['macro_f1']:.1f}%  "
           f"({how}, {result['train_seconds']:.1f}s) -> {out}")
+    if result.get("left_out"):
+        print(_left_out_note(result).strip())
     if "importance" in result:
         print(result["importance"]["verdict"])
     return 0
@@ -410,6 +424,10 @@ def _add_train_args(p):
                    "how fusion models are trained: "
                    + "; ".join(f"{name} ({recipe.summary})" for name, recipe in BALANCE.items())
                    + ". Default: the dataset's preset (see README)")
+    p.add_argument("--keep-streams", action="store_true", help=
+                   "warm-start recipes: keep every stream in the fused model; by default a stream whose model "
+                   "alone predicts the validation labels no better than the class prior (one-sided t-test, 5 %%) "
+                   "is left out (reported), as its training features can only be memorised noise")
     p.add_argument("--stacked", action="store_true", help=
                    "fusion models: train each stream's encoder alone on half the training set, then only the "
                    "fusion head (encoders frozen) on the other half, so weights reflect unseen data")

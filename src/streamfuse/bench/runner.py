@@ -21,6 +21,7 @@ from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
 from .._io import atomic_write_bytes
+from ..training.balance import BALANCE
 from ..training.checkpoint import save_checkpoint
 from ..training.model_methods import method_names, method_options, stream_range
 from ..training.models import baseline
@@ -149,6 +150,9 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
         train.pop("stacked", None)
     if train.get("balance", "none") == "none" or baseline(method):
         train.pop("balance", None)
+    # keep_streams True is the behaviour before warm-start recipes left uninformative streams out
+    if train.get("keep_streams", True) or baseline(method) or not BALANCE[train.get("balance", "none")].warm_start:
+        train.pop("keep_streams", None)
     if not train.get("standardize"):
         train.pop("standardize", None)
     blob = json.dumps(
@@ -222,6 +226,9 @@ def train_and_evaluate(method: str, data, cfg: TrainConfig, stream_dropout: floa
     record = {k: info[k] for k in ("train_seconds", "epochs_run", "best_epoch", "val_accuracy")}
     if info.get("balance"):
         record["balance"] = info["balance"]  # the recipe's state: G-Blend weights, OGM coefficients
+    if info.get("left_out"):
+        record["left_out"] = info["left_out"]  # streams no better than the class prior alone
+        record["stream_evidence"] = info["stream_evidence"]
     record.update(evaluate_run(model, data, spec, next(model.parameters()).device))
     return model, spec, record
 

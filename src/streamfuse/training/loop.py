@@ -61,6 +61,7 @@ class TrainConfig:
     stacked: bool = False  # fusion models: encoders on one half of train, then the head alone on the other
     balance: str = "none"  # fusion models: a training recipe of balance.BALANCE (see the balance package)
     standardize: bool = False  # z-score every stream with training statistics inside the model (standardize.py)
+    keep_streams: bool = False  # warm-start recipes: never leave out a stream that shows no information alone (see leave_out)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -193,14 +194,53 @@ def _single_spec(spec: dict, stream: str) -> dict:
     return single
 
 
-def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, float]:
-    """Each stream's encoder trained alone (as ``single:<stream>``): ``({stream: state_dict}, seconds)``."""
-    states, seconds = {}, 0.0
+def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, float, dict]:
+    """Each stream's encoder trained alone (as ``single:<stream>``): ``({stream: state_dict},
+    seconds, {stream: validation evidence})`` (see ``validation_evidence``)."""
+    states, seconds, evidence = {}, 0.0, {}
     for s in spec["streams"]:
         model, info = train_model(_single_spec(spec, s), streams, labels, _solo_cfg(cfg))
         states[s] = copy.deepcopy(model.encoders[s].state_dict())
         seconds += info["train_seconds"]
-    return states, seconds
+        evidence[s] = validation_evidence(model, streams, labels, cfg)
+    return states, seconds, evidence
+
+
+# one-sided 5 % level of a t statistic (normal approximation: validation splits have >= 30 samples
+# wherever a stream is left out, see validation_evidence)
+LEAVE_OUT_T = 1.645
+
+
+@torch.no_grad()
+def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> dict:
+    """How much a trained model tells about the labels of the validation split, beyond the class
+    prior: ``{"gain": mean over samples of log p_model(y) - log prior(y) (nats), "t": that mean
+    over its standard error, "n": validation samples}``; ``t`` is None below 30 samples.
+
+    The prior is the training split's class frequencies (add-one smoothed), the best prediction
+    that uses no stream. A stream whose model memorised its training samples (pure noise can be
+    memorised) predicts new samples worse than the prior: gain < 0.
+    """
+    tr_idx, va_idx = stratified_split(labels, cfg.val_fraction, cfg.seed)
+    y = labels[va_idx]
+    k = int(labels.max()) + 1 if len(labels) else 1
+    prior = torch.log((torch.bincount(labels[tr_idx], minlength=k).double() + 1) / (len(tr_idx) + k))
+    scores = predict(model, take(streams, va_idx), cfg.batch_size * 4, device=next(model.parameters()).device)
+    gain = (-F.cross_entropy(scores.double(), y, reduction="none")) - prior[y]
+    n = len(y)
+    t = None
+    if n >= 30:
+        sd = float(gain.std())
+        t = float(gain.mean()) / (sd / math.sqrt(n)) if sd > 0 else math.copysign(math.inf, float(gain.mean()) or -1.0)
+    return {"gain": float(gain.mean()) if n else 0.0, "t": t, "n": n}
+
+
+def streams_to_leave_out(evidence: dict) -> list[str]:
+    """The streams whose model alone is not better than the class prior on validation data at the
+    one-sided 5 % level (``t < LEAVE_OUT_T``); none when that would leave out every stream or
+    the validation split is too small to tell (``t`` None)."""
+    out = [s for s, e in evidence.items() if e["t"] is not None and e["t"] < LEAVE_OUT_T]
+    return out if len(out) < len(evidence) else []
 
 
 def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig):
@@ -214,7 +254,7 @@ def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainC
     (measured in BENCHMARKS.md, "`--stacked`").
     """
     half_a, half_b = stratified_split(labels, 0.5, cfg.seed)
-    states, seconds = _train_singles(spec, take(streams, half_a), labels[half_a], cfg)
+    states, seconds, _ = _train_singles(spec, take(streams, half_a), labels[half_a], cfg)
     return take(streams, half_b), labels[half_b], states, seconds
 
 
@@ -270,12 +310,12 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     # Tiny gradients and BatchNorm statistics produce denormal floats, which x86 CPUs process
     # far more slowly; flushing them to zero changes no result we report.
     torch.set_flush_denormal(True)
-    encoder_states, pre_seconds = None, 0.0
+    encoder_states, pre_seconds, evidence = None, 0.0, {}
     fit_on = train_streams  # the standardizer (spec "standardize") sees the whole training split given here
     if cfg.stacked and fused:
         train_streams, train_labels, encoder_states, pre_seconds = _train_encoders(spec, train_streams, train_labels, cfg)
     elif recipe.warm_start:
-        encoder_states, pre_seconds = _train_singles(spec, train_streams, train_labels, cfg)
+        encoder_states, pre_seconds, evidence = _train_singles(spec, train_streams, train_labels, cfg)
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
@@ -293,6 +333,12 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
             model.freeze_encoders(encoder_states)
         else:
             model.load_encoders(encoder_states)
+    # a stream whose own model predicts validation labels no better than the class prior (pure
+    # noise, memorised) is left out of the fused model: the fused head would otherwise fit its
+    # memorised training features and fail on new samples (BENCHMARKS.md, "Leaving out")
+    left_out = [] if cfg.keep_streams or not hasattr(model, "leave_out") else streams_to_leave_out(evidence)
+    if left_out:
+        model.leave_out(left_out)
     tr_idx, va_idx = stratified_split(train_labels, cfg.val_fraction, cfg.seed)
     tr_streams, tr_y = take(train_streams, tr_idx), train_labels[tr_idx]
     va_streams, va_y = take(train_streams, va_idx), train_labels[va_idx]
@@ -355,6 +401,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
         "val_accuracy": best[0],
         "history": history,
         "balance": recipe.state(),
+        "stream_evidence": evidence,  # warm-start recipes: each stream's model alone on validation
+        "left_out": left_out,
     }
     model.eval()
     if solo_key is not None:

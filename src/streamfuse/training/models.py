@@ -51,6 +51,62 @@ class _EncoderNet(nn.Module):
         super().__init__()
         self.stream_names = list(streams)
         self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
+        # streams the model leaves out (``leave_out``), kept in the state dict so checkpoints carry it
+        self.register_buffer("stream_kept", torch.ones(len(self.stream_names), dtype=torch.bool))
+        self._any_left_out = False  # a Python mirror of stream_kept: no device sync per forward
+
+    @property
+    def left_out(self) -> list[str]:
+        """Streams the model never reads (see ``leave_out``)."""
+        return [s for s, kept in zip(self.stream_names, self.stream_kept.tolist()) if not kept]
+
+    def leave_out(self, streams) -> None:
+        """Treat ``streams`` as absent from every sample from now on (the recipes call this for a
+        stream whose model alone did no better on validation data than the class prior).
+
+        A sample whose present streams are all left out gets all-zero scores (uniform
+        probabilities) and zero weights: the prediction of a model that has no information."""
+        unknown = [s for s in streams if s not in self.stream_names]
+        if unknown or len(set(streams)) == len(self.stream_names):
+            raise StreamFuseError(f"leave_out: got {list(streams)}; expected a proper subset of the streams {self.stream_names}")
+        for s in streams:
+            self.stream_kept[self.stream_names.index(s)] = False
+        self._any_left_out = bool(streams)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # checkpoints written before streams could be left out have no stream_kept: all kept
+        kept = state_dict.setdefault(prefix + "stream_kept", torch.ones(len(self.stream_names), dtype=torch.bool))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._any_left_out = not bool(kept.all())
+
+    def present_mask(self, mask, n: int):
+        """``(mask, uninformed)``: the caller's mask ``(N, S)`` (None: all present) with left-out
+        streams absent, and the bool ``(N,)`` rows left with no stream (None when nothing is left
+        out). A caller's row with no present stream is an error, as for every fusion."""
+        s = len(self.stream_names)
+        if mask is not None:
+            if mask.shape != (n, s) or mask.dtype != torch.bool:
+                raise StreamFuseError(f"mask must be bool (N, S) = ({n}, {s}), got {mask.dtype} {tuple(mask.shape)}")
+            if n and not bool(mask.any(1).all()):
+                raise StreamFuseError(f"mask: sample(s) {(~mask.any(1)).nonzero().flatten().tolist()[:5]} have no present stream; at least one of {self.stream_names} must be present")
+        if not self._any_left_out:
+            return mask, None
+        kept = self.stream_kept.unsqueeze(0)
+        given = kept.expand(n, s) if mask is None else mask & kept
+        uninformed = ~given.any(1)
+        # such rows are scored as if the kept streams were present, then blanked (blank_rows)
+        return given | (uninformed.unsqueeze(1) & kept), uninformed
+
+    @staticmethod
+    def blank_rows(out, uninformed):
+        """Zero the scores (and weights) of rows with no informative stream; ``out`` is scores or
+        ``(scores, weights)``."""
+        if uninformed is None:
+            return out
+        rows = uninformed.unsqueeze(1)
+        if isinstance(out, tuple):
+            return tuple(t.masked_fill(rows, 0.0) for t in out)
+        return out.masked_fill(rows, 0.0)
 
     def freeze_encoders(self, states: dict | None = None) -> None:
         """Load per-stream encoder weights (``{stream: state_dict}``, optional) and freeze the
@@ -109,7 +165,8 @@ class MultiStreamNet(_EncoderNet):
 
     def forward(self, streams, mask=None, return_weights=False, return_aux=False):
         feats = self.encode(streams)
-        out = self.head(feats, mask=mask, return_weights=return_weights)
+        mask, uninformed = self.present_mask(mask, next(iter(feats.values())).shape[0])
+        out = self.blank_rows(self.head(feats, mask=mask, return_weights=return_weights), uninformed)
         if not return_aux:
             return out
         if not hasattr(self, "aux_heads"):
@@ -152,11 +209,7 @@ class LateFusionNet(_EncoderNet):
         per_stream = {s: self.classifiers[s](f) for s, f in feats.items()}
         scores = torch.stack(list(per_stream.values()), dim=1)  # (N, S, K)
         n, s = scores.shape[:2]
-        if mask is not None:
-            if mask.shape != (n, s):
-                raise StreamFuseError(f"mask must be bool (N, S) = ({n}, {s}), got {tuple(mask.shape)}")
-            if n and not bool(mask.any(1).all()):
-                raise StreamFuseError(f"mask: sample(s) {(~mask.any(1)).nonzero().flatten().tolist()[:5]} have no present stream; at least one of {self.stream_names} must be present")
+        mask, uninformed = self.present_mask(mask, n)
         if self.learned:
             z = torch.cat([self.pool(f) for f in feats.values()], dim=1)
             logits = self.theta + self.gate(z)
@@ -165,7 +218,7 @@ class LateFusionNet(_EncoderNet):
             w = logits.softmax(dim=1)
         else:
             w = scores.new_full((n, s), 1.0 / s) if mask is None else mask.to(scores.dtype) / mask.to(scores.dtype).sum(1, keepdim=True)
-        out = (scores * w.unsqueeze(-1)).sum(1)
+        out, w = self.blank_rows(((scores * w.unsqueeze(-1)).sum(1), w), uninformed)
         result = (out, w) if return_weights else out
         if return_aux:
             return (*result, per_stream) if return_weights else (result, per_stream)

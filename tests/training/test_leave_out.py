@@ -1,0 +1,117 @@
+"""Leaving out a stream that shows no information alone: the model's masking, the validation
+evidence against a hand computation, and the warm-start decision in training."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from streamfuse import StreamFuseError
+from streamfuse.training import TrainConfig, build_model, train_model
+from streamfuse.training.loop import LEAVE_OUT_T, stratified_split, streams_to_leave_out, validation_evidence
+
+from .test_loop import synthetic
+
+
+@pytest.mark.parametrize("method", ["attention", "scalar", "late_learned"])
+def test_a_left_out_stream_is_absent_from_every_sample(method):
+    streams, _, spec = synthetic(n=12)
+    model = build_model(dict(spec, method=method)).eval()
+    mask = torch.tensor([[True, False, True]]).expand(12, -1)
+    with torch.no_grad():
+        expected, w_expected = model(streams, mask=mask, return_weights=True)
+        model.leave_out(["b"])
+        out, w = model(streams, return_weights=True)
+        noisy = dict(streams, b=torch.randn_like(streams["b"]) * 100)
+        assert torch.equal(model(noisy), out)  # what b holds cannot change the output
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(w, w_expected)
+    assert (w[:, 1] == 0).all() and model.left_out == ["b"]
+
+
+def test_rows_whose_present_streams_are_all_left_out_get_uniform_scores_and_zero_weights():
+    streams, _, spec = synthetic(n=4)
+    model = build_model(spec).eval()
+    model.leave_out(["b", "c"])
+    mask = torch.tensor([[True, True, True], [False, True, True], [False, True, False], [True, False, False]])
+    with torch.no_grad():
+        out, w = model(streams, mask=mask, return_weights=True)
+        ref = model(streams)
+    assert (out[1:3] == 0).all() and (w[1:3] == 0).all()
+    torch.testing.assert_close(out[[0, 3]], ref[[0, 3]])
+    with pytest.raises(StreamFuseError, match="no present stream"):  # a caller's empty row stays an error
+        model(streams, mask=torch.tensor([[False, False, False]] + [[True] * 3] * 3))
+
+
+def test_left_out_streams_travel_in_the_state_dict_and_old_state_dicts_keep_every_stream():
+    _, _, spec = synthetic(n=4)
+    model = build_model(spec)
+    model.leave_out(["c"])
+    state = model.state_dict()
+    fresh = build_model(spec)
+    fresh.load_state_dict(state)
+    assert fresh.left_out == ["c"]
+    old = {k: v for k, v in state.items() if not k.endswith("stream_kept")}
+    fresh.load_state_dict(old)
+    assert fresh.left_out == []
+
+
+@pytest.mark.parametrize("streams", [["x"], ["a", "b", "c"], ["a", "a", "b", "c"]])
+def test_leave_out_refuses_unknown_streams_and_all_streams(streams):
+    _, _, spec = synthetic(n=4)
+    with pytest.raises(StreamFuseError, match="proper subset"):
+        build_model(spec).leave_out(streams)
+
+
+class _Fixed(torch.nn.Module):
+    """Scores given per sample, whatever the streams hold."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.scores = scores
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, streams, mask=None):
+        return self.scores[streams["i"].long().flatten()]
+
+
+def test_validation_evidence_against_a_hand_computation():
+    n, k = 60, 3
+    labels = torch.arange(n) % k
+    labels[:6] = 0  # an unbalanced prior: 24 / 18 / 18
+    scores = torch.randn(n, k, generator=torch.Generator().manual_seed(0))
+    cfg = TrainConfig(val_fraction=0.5, seed=0)
+    ev = validation_evidence(_Fixed(scores), {"i": torch.arange(n).float().unsqueeze(1)}, labels, cfg)
+    tr, va = stratified_split(labels, 0.5, 0)
+    counts = torch.bincount(labels[tr], minlength=k).double()
+    log_prior = torch.log((counts + 1) / (len(tr) + k))
+    gain = [float(torch.log_softmax(scores[i].double(), 0)[labels[i]] - log_prior[labels[i]]) for i in va.tolist()]
+    mean = sum(gain) / len(gain)
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gain) / (len(gain) - 1))
+    assert ev["n"] == len(va) == 30
+    assert ev["gain"] == pytest.approx(mean, rel=1e-9)
+    assert ev["t"] == pytest.approx(mean / (sd / math.sqrt(len(gain))), rel=1e-9)
+    perfect = F.one_hot(labels, k).double() * 20
+    assert validation_evidence(_Fixed(perfect), {"i": torch.arange(n).float().unsqueeze(1)}, labels, cfg)["t"] > LEAVE_OUT_T
+
+
+def test_which_streams_are_left_out():
+    ev = {"a": {"t": 5.0}, "b": {"t": 1.0}, "c": {"t": -3.0}}
+    assert streams_to_leave_out(ev) == ["b", "c"]
+    assert streams_to_leave_out({"a": {"t": 1.0}, "b": {"t": 0.0}}) == []  # never every stream
+    assert streams_to_leave_out({"a": {"t": 5.0}, "b": {"t": None}}) == []  # too few samples to tell
+
+
+def test_warm_start_leaves_out_the_noise_streams_and_keep_streams_keeps_them():
+    streams, y, spec = synthetic(n=210)  # 30 validation samples; only 'a' carries the label
+    cfg = TrainConfig(epochs=4, batch_size=32, seed=0, width=16, balance="warmstart")
+    model, info = train_model(spec, streams, y, cfg)
+    assert info["stream_evidence"]["a"]["t"] > LEAVE_OUT_T
+    assert "a" not in info["left_out"] and info["left_out"] == model.left_out
+    assert set(info["left_out"]) == {s for s in ("b", "c") if info["stream_evidence"][s]["t"] < LEAVE_OUT_T}
+    assert info["left_out"], info["stream_evidence"]  # pure noise here: at least one shows nothing
+    kept, info_kept = train_model(spec, streams, y, TrainConfig(**dict(cfg.to_dict(), keep_streams=True)))
+    assert info_kept["left_out"] == [] and kept.left_out == []
+    _, plain = train_model(spec, streams, y, TrainConfig(**dict(cfg.to_dict(), balance="none")))
+    assert plain["left_out"] == [] and plain["stream_evidence"] == {}
