@@ -106,7 +106,7 @@ def test_run_keys_tell_aux_loss_runs_apart_and_old_folders_still_resume():
     # option existed (so folders made then still resume); the default (no decay on logits) differs.
     assert run_key(plain, "scalar", 0) != run_key(BenchConfig(train=TrainConfig(decay_all=True)), "scalar", 0)
     train = TrainConfig(decay_all=True).to_dict()
-    for k in ("device", "aux_loss", "decay_all", "stacked", "balance", "standardize"):
+    for k in ("device", "aux_loss", "decay_all", "stacked", "balance", "standardize", "keep_streams"):
         train.pop(k)
     old = json.dumps({"data": "video", "opts": {}, "dseed": 0, "train": train, "method": "scalar", "sd": 0.0}, sort_keys=True, default=str)
     before = BenchConfig(train=TrainConfig(decay_all=True))
@@ -181,3 +181,18 @@ def test_plots_are_drawn_once_at_the_end_and_tables_after_every_run(tmp_path, mo
     monkeypatch.setattr("streamfuse.bench.folder.write_results", count_tables)
     assert main(["bench", "--fusions", "scalar", "--no-baselines", "--seeds", "2", *TINY, "--out", str(tmp_path / "b")]) == 0
     assert calls == {"plots": 1, "tables": 3}  # a table after each of the 2 runs, then tables and plots at the end
+
+
+def test_run_keys_of_warm_start_recipes_say_whether_streams_may_be_left_out():
+    from streamfuse.bench.runner import BenchConfig, run_key
+    from streamfuse.training import TrainConfig
+
+    def key(method, **train):
+        return run_key(BenchConfig(train=TrainConfig(**train)), method, 0)
+
+    # leaving streams out is new behaviour: such runs never resume an older warm-start run ...
+    assert key("scalar", balance="warmstart") != key("scalar", balance="warmstart", keep_streams=True)
+    # ... which kept every stream, as --keep-streams does now; recipes without a warm start and
+    # baselines never leave a stream out, so the setting is not part of their keys
+    assert key("scalar", balance="gblend") == key("scalar", balance="gblend", keep_streams=True)
+    assert key("single:rgb", balance="warmstart") == key("single:rgb", balance="warmstart", keep_streams=True)

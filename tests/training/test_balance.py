@@ -85,7 +85,7 @@ def test_ogm_probe_heads_do_not_train_the_encoders():
 def test_warm_start_begins_from_the_single_stream_encoders(monkeypatch):
     streams, y, spec = synthetic(n=64)
     cfg = TrainConfig(epochs=2, batch_size=16, seed=1, width=16, balance="warmstart")
-    states, _ = _train_singles(spec, streams, y, cfg)
+    states, _, _ = _train_singles(spec, streams, y, cfg)
     for s in spec["streams"]:  # each equals the encoder of the `single:<s>` baseline trained alone
         single, _ = train_model(dict(spec, method=f"single:{s}"), streams, y, TrainConfig(epochs=2, batch_size=16, seed=1, width=16))
         for k, v in single.encoders[s].state_dict().items():
