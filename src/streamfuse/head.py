@@ -12,12 +12,12 @@ fc``) with the fusion chosen by name. Token-level fusions (``cross_attention``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .base import Fusion
+from .base import Fusion, InDims, Streams
 from .errors import StreamFuseError
 from .options import Option, choice, positive_int, probability
 from .registry import create_fusion
@@ -50,15 +50,15 @@ class MultiStreamHead(nn.Module):
 
     def __init__(
         self,
-        in_channels,
+        in_channels: InDims,
         num_classes: int,
         fusion: str | Fusion = "adaptive",
         dim: int | None = None,
         pool: str = "avg",
         dropout: float = 0.5,
-        device=None,
-        dtype=None,
-        **fusion_options,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **fusion_options: Any,
     ) -> None:
         super().__init__()
         num_classes = self.options["num_classes"].check("num_classes", num_classes, "MultiStreamHead")
@@ -84,7 +84,9 @@ class MultiStreamHead(nn.Module):
         flat = x.flatten(2)
         return flat.mean(-1) if self.pool == "avg" else flat.amax(-1)
 
-    def forward(self, streams, mask: torch.Tensor | None = None, return_weights: bool = False):
+    def forward(
+        self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         if not self.fusion.token_level:
             if isinstance(streams, Mapping):
                 streams = {k: self.pool_stream(v) for k, v in streams.items()}
