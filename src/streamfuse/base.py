@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from .errors import StreamFuseError
 from .layers.masking import (
@@ -118,7 +119,7 @@ class Fusion(StreamRecord, nn.Module):
         *,
         stream_dropout: float = 0.0,
         check_finite: bool = False,
-        device: torch.device | str | None = None,
+        device: Device = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from .base import Fusion, InDims, Streams
 from .errors import StreamFuseError
@@ -56,7 +57,7 @@ class MultiStreamHead(nn.Module):
         dim: int | None = None,
         pool: str = "avg",
         dropout: float = 0.5,
-        device: torch.device | str | None = None,
+        device: Device = None,
         dtype: torch.dtype | None = None,
         **fusion_options: Any,
     ) -> None:
