@@ -106,7 +106,7 @@ class Fusion(StreamRecord, nn.Module):
     """
 
     name: ClassVar[str] = "fusion"
-    token_level: ClassVar[bool] = False
+    token_level: bool = False  # per class; transformer sets it per instance (mode="tokens")
     weight_level: ClassVar[str | None] = "stream"  # "stream" | "channel" | None
     min_streams: ClassVar[int] = 1
     max_streams: ClassVar[int | None] = None

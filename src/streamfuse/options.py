@@ -116,7 +116,7 @@ def positive_float(default: float, doc: str = "") -> Option:
     return Option(default, "float", low=0.0, low_open=True, doc=doc)
 
 
-def flag(default: bool, allow_none: bool = False, doc: str = "") -> Option:
+def flag(default: bool | None, allow_none: bool = False, doc: str = "") -> Option:
     return Option(default, "bool", allow_none=allow_none, doc=doc)
 
 

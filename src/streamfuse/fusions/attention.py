@@ -14,12 +14,12 @@ Additive attention: https://arxiv.org/abs/1409.0473
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..layers.masking import masked_softmax, weighted_sum
 from ..options import Option, choice, flag, positive_float, positive_int
 from ..registry import register_fusion
@@ -45,15 +45,15 @@ class AttentionFusion(Fusion):
 
     def __init__(
         self,
-        in_dims,
-        dim=None,
+        in_dims: InDims,
+        dim: int | None = None,
         *,
         scorer: str = "mlp",
         hidden: int | None = None,
         logit_scale: float = 10.0,
         project: bool | None = None,
         stream_norm: bool = True,
-        **base,
+        **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
         self.scorer = self.check_option("scorer", scorer)
@@ -72,7 +72,9 @@ class AttentionFusion(Fusion):
     def no_weight_decay(self) -> set[str]:
         return {"stream_bias"} | ({"query"} if self.scorer == "query" else set())
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.proj(xs)  # (N, S, D)
         if self.scorer == "mlp":
             e = self.score(x).squeeze(-1)
