@@ -310,7 +310,7 @@ class Fusion(StreamRecord, nn.Module):
         if not isinstance(proj, StreamProjection):
             raise TypeError(f"{self.name}: project_and_sum needs self.proj from build_projection, got {type(proj).__name__}")
         if proj.batched:
-            x = proj(xs)
+            x: torch.Tensor = proj(xs)  # (N, S, D)
             if weights is None:
                 return x.sum(dim=1)
             if shared:

@@ -94,6 +94,7 @@ class MultiStreamHead(nn.Module):
             elif isinstance(streams, Sequence):
                 streams = [self.pool_stream(x) for x in streams]
         if not return_weights:
-            return self.fc(self.dropout(self.fusion(streams, mask=mask)))
+            scores: torch.Tensor = self.fc(self.dropout(self.fusion(streams, mask=mask)))
+            return scores
         fused, weights = self.fusion(streams, mask=mask, return_weights=True)
         return self.fc(self.dropout(fused)), weights

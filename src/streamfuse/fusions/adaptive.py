@@ -62,8 +62,8 @@ class AdaptiveWeightFusion(Fusion):
         **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.normalize = self.check_option("normalize", normalize)
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.normalize: str = self.check_option("normalize", normalize)
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         hidden = self.check_option("hidden", hidden) or self.dim
         act_layer = self.check_option("act_layer", act_layer)
         stream_norm = self.check_option("stream_norm", stream_norm)

@@ -56,8 +56,8 @@ class AttentionFusion(Fusion):
         **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.scorer = self.check_option("scorer", scorer)
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.scorer: str = self.check_option("scorer", scorer)
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         hidden = self.check_option("hidden", hidden)
         self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
         if scorer == "mlp":

@@ -59,7 +59,7 @@ class CrossAttentionFusion(Fusion):
         if self.dim % num_heads:
             raise StreamFuseError(f"cross_attention: dim D={self.dim} must be divisible by num_heads={num_heads}")
         f, s, d = self.factory, self.num_streams, self.dim
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         self.embed = TokenEmbedding(self.in_dims, d, **f)
         self.attn = nn.ModuleList(nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True, **f) for _ in range(s))
         self.null = nn.Parameter(torch.randn(s, 1, d, **f) * 0.02)

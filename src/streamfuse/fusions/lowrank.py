@@ -40,7 +40,8 @@ class LowRankFusion(Fusion):
 
     def __init__(self, in_dims: InDims, dim: int | None = None, *, rank: int = 4, **base: Any) -> None:
         super().__init__(in_dims, dim, **base)
-        self.rank = rank = self.check_option("rank", rank)
+        self.rank: int = self.check_option("rank", rank)
+        rank = self.rank
         self.factors = nn.ModuleList(nn.Linear(c, rank * self.dim, **self.factory) for c in self.in_dims)
         self.rank_weight = nn.Parameter(torch.full((rank,), 1.0 / rank, **self.factory))
         self.bias = nn.Parameter(torch.zeros(self.dim, **self.factory))

@@ -55,8 +55,8 @@ class ScalarFusion(Fusion):
     ) -> None:
         super().__init__(in_dims, dim, **base)
         # convex fixes normalize (and does not declare it): only a declared option is checked.
-        self.normalize = self.check_option("normalize", normalize) if "normalize" in self.options else normalize
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.normalize: str = self.check_option("normalize", normalize) if "normalize" in self.options else normalize
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
         self.theta = nn.Parameter(torch.zeros(self.param_shape(), **self.factory))
 

@@ -287,7 +287,8 @@ class StreamImportance:
     # ------------------------------------------------------------------------------ output
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN/inf become None, tuples lists)."""
-        return _jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        out: dict[str, Any] = _jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return out
 
     def _columns(self, table: list[Row]) -> list[str]:
         return [k for k in COLUMNS if any(row.get(k) is not None for row in table) or (k == "weight" and "weights" in self.methods)]
@@ -348,7 +349,10 @@ class StreamImportance:
         cols = self._columns(self.table)
         rows = [["stream"] + [COLUMNS[k][0] for k in cols]] + [self._cells(r, cols) for r in self.table]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+
+        def fmt(r: list[str]) -> str:
+            return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+
         lines = ([self.warning] if self.warning else []) + self._header()
         lines += [fmt(rows[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows[1:]]
         lines += [self._agreement_line(), f"verdict: {self.verdict}"]
