@@ -80,12 +80,23 @@ def weighted_sum_list(xs: list[torch.Tensor], weights: Sequence[torch.Tensor]) -
     return out
 
 
+# Up to this many streams, a training forward sums stream-level weights as S - 1 fused
+# multiply-adds instead of one bmm: bmm's backward on (N, 1, S) x (N, S, D) runs N tiny matrix
+# products on CPU (2.5x slower at S=2, N=256, D=512; 1.5x at S=4; even at S=8 and bmm faster at
+# S=16: BENCHMARKS.md "weighted sum"). Inference keeps the bmm, the fastest forward at every S.
+_LOOP_MAX_STREAMS = 4
+
+
 def weighted_sum(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``sum_s weights[:, s] * x[:, s]``. ``x`` ``(N, S, D)``; ``weights`` ``(N, S)`` or ``(N, S, D)``.
 
     Stream-level weights use one batched matrix-vector product, which reads ``x`` once instead of
-    materialising the ``(N, S, D)`` product first.
+    materialising the ``(N, S, D)`` product first; with autograd recording and few streams, a
+    short chain of multiply-adds, whose backward is cheaper (see ``_LOOP_MAX_STREAMS``).
     """
     if weights.dim() == 2:
-        return torch.bmm(weights.unsqueeze(1).to(x.dtype), x).squeeze(1)
+        weights = weights.to(x.dtype)
+        if torch.is_grad_enabled() and x.shape[1] <= _LOOP_MAX_STREAMS:
+            return weighted_sum_list(list(x.unbind(1)), list(weights.unsqueeze(-1).unbind(1)))
+        return torch.bmm(weights.unsqueeze(1), x).squeeze(1)
     return (x * weights.to(x.dtype)).sum(dim=1)
