@@ -171,7 +171,7 @@ class CoalitionGame:
         """Why no importance can be trusted when the model returned NaN/Inf scores, else None."""
         if not self.nonfinite:
             return None
-        c = self.full if self.full in self.nonfinite else max(self.nonfinite, key=lambda c: self.nonfinite[c])
+        c = self.full if self.full in self.nonfinite else max(self.nonfinite, key=self.nonfinite.__getitem__)
         present = [n for i, n in enumerate(self.data.names) if (c >> i) & 1]
         return (
             f"no importance could be computed: the model returns NaN/Inf class scores on {self.nonfinite[c]} of "
