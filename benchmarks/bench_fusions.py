@@ -441,6 +441,13 @@ def build_cases(quick: bool) -> dict[str, tuple[str, list[Case]]]:
     groups["pooled-L"] = ("Pooled streams, N=256, C=[2048, 512] (D=2048)",
                           [Case("pooled-L", m, [2048, 512], 256, tmm=True, compile=not quick and m in compile_big)
                            for m in big])
+    # 2b. the width torchmultimodal users pick for a head (D=512 < C_1): there TMM's module only
+    # projects, while ours also scores the projected streams, so time is compared as it is.
+    groups["pooled-M"] = ("Pooled streams, N=256, C=[2048, 512], D=512 (attention vs TMM AttentionFusionModule)",
+                          [Case("pooled-M", m, [2048, 512], 256, options=o, dim=512, tmm=True)
+                           for m, o in (("attention", {}), ("attention", {"scorer": "mlp"}),
+                                        ("attention", {"scorer": "query"}), ("scalar", {}), ("channel", {}),
+                                        ("concat", {}))])
     groups["pooled-S"] = ("Pooled streams, N=256, C=[17, 3] (D=17; transformer D=20)",
                           [Case("pooled-S", m, [17, 3], 256, tmm=True, compile=m in WEIGHTING and (not quick or m == "scalar"))
                            for m in pooled])
@@ -619,6 +626,11 @@ def evaluate_targets(results) -> list[dict]:
                 wr = ratio(r["ours"].get("flops"), t.get("flops"))
                 add("fwd+bwd ≤ 1.0× TMM AttentionFusionModule per unit work", f"{g}/{r['label']}", ratio(tr, wr), 1.0,
                     f"raw {tr:.2f}×, FLOPs {wr:.2f}×")
+    for r in results.get("pooled-M", []):
+        t = r.get("tmm_attention")
+        if r["method"] == "attention" and t:
+            add("attention fwd+bwd ≤ 1.0× TMM AttentionFusionModule at D=512 (time)", f"pooled-M/{r['label']}",
+                ratio(r["ours"]["fb"], t["fb"]), 1.0, f"FLOPs {fmt_ratio(ratio(r['ours'].get('flops'), t.get('flops')))}")
     for r in results.get("floor", []):
         add("pre-projected fwd ≤ 1.3× elementwise floor", f"floor/{r['label']}/S={r['S']}",
             ratio(r["ours"]["fwd"], r["floor"]["fwd"]), 1.3)

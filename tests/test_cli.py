@@ -28,6 +28,17 @@ def test_help_explains_the_commands(capsys):
     assert "--fusions" in out and "resumes" in out
 
 
+@pytest.mark.parametrize("command", ["bench", "train", "sweep"])
+def test_balance_help_lists_every_registered_recipe(capsys, command):
+    from streamfuse.training.balance import BALANCE
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also after hyphens
+    for name, recipe in BALANCE.items():
+        assert "".join(f"{name} ({recipe.summary})".split()) in text
+
+
 def test_no_command_prints_help(capsys):
     assert main([]) == 0
     assert "usage: streamfuse" in capsys.readouterr().out
@@ -39,6 +50,8 @@ def test_no_command_prints_help(capsys):
         (["bench", "--fusions", "atention"], "unknown fusion method 'atention'. Did you mean 'attention'?"),
         (["bench", "--data", "no-such-data"], "no-such-data"),
         (["bench", "--noise-streams", "rgb"], "expected STREAM=VALUE pairs like 'rgb=0.5', got 'rgb'"),
+        (["bench", "--noise-streams", "=0.5"], "--noise-streams: expected STREAM=VALUE pairs like 'rgb=0.5', got '=0.5'"),
+        (["bench", "--occlusion", "pose=0.1, pose=0.2"], "--occlusion: stream 'pose' is given twice"),
         (["bench", "--noise-streams", "depth=1"], "depth"),
         (["sweep", "--stream", "rgb", "--noise", "0,lots"], "--noise expects comma-separated numbers"),
         (["bench", "--aux-loss", "-0.5"], "--aux-loss must be a number >= 0 (0 = no per-stream auxiliary losses), got -0.5"),
@@ -185,6 +198,9 @@ def no_data(monkeypatch):
         (["bench", "--balance", "ogm", "--stacked"], "--stacked applies to plain joint training"),
         (["bench", "--fusions", "late_learned", "--fusion-option", "stream_norm=true"], "not an option of 'late_learned'"),
         (["train", "--fusion", "late_learned", "--stream-dropout", "0.2"], "'late_learned' is a score-level model"),
+        (["bench", "--fusions", "late_learned", "--fusion-option", "foo=1"], "no method takes it, and 'late_learned' takes no options"),
+        (["bench", "--fusions", "attention,late_learned", "--aux-loss", "0.5"],
+         "--aux-loss applies to fusion models; the score-level model 'late_learned' is trained without it"),
     ],
 )
 def test_every_argument_is_checked_before_data_is_loaded(args, message, capsys, no_data):

@@ -24,6 +24,7 @@ from torch import nn
 from torch.types import Device
 
 from .errors import StreamFuseError
+from .errors import shape_text as _shape
 from .layers.masking import (
     normalize_weights,
     stream_dropout_mask,
@@ -37,10 +38,6 @@ from .stream_record import StreamRecord
 
 Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 InDims = Sequence[int] | Mapping[str, int]  # stream widths C_i, as a list or name -> width
-
-
-def _shape(x: object) -> str:
-    return f"({', '.join(str(s) for s in x.shape)})" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def parse_in_dims(

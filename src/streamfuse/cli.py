@@ -397,6 +397,7 @@ def _add_data_args(p, default="video"):
 
 
 def _add_train_args(p):
+    from .training.balance import BALANCE  # the recipes list themselves in the help
     p.add_argument("--epochs", type=int, help="training epochs (default: the dataset's preset)")
     p.add_argument("--width", type=int, help="encoder width")
     p.add_argument("--dim", type=int, help="fused width D")
@@ -406,9 +407,9 @@ def _add_train_args(p):
     p.add_argument("--aux-loss", type=float, metavar="LAMBDA", help=
                    "add LAMBDA x the mean of per-stream auxiliary classifiers' losses (fusion models; default 0 = off)")
     p.add_argument("--balance", metavar="RECIPE", help=
-                   "how fusion models are trained: none (plain joint training), warmstart (each stream alone "
-                   "first, then joint fine-tuning with per-stream losses), gblend (Gradient Blending), ogm "
-                   "(OGM-GE gradient modulation); default: the dataset's preset (see README)")
+                   "how fusion models are trained: "
+                   + "; ".join(f"{name} ({recipe.summary})" for name, recipe in BALANCE.items())
+                   + ". Default: the dataset's preset (see README)")
     p.add_argument("--stacked", action="store_true", help=
                    "fusion models: train each stream's encoder alone on half the training set, then only the "
                    "fusion head (encoders frozen) on the other half, so weights reflect unseen data")

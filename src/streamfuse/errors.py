@@ -10,9 +10,17 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+import torch
+
 
 class StreamFuseError(ValueError):
     """Raised for any input streamfuse cannot accept (shapes, names, options, files)."""
+
+
+def shape_text(x: object) -> str:
+    """``x``'s shape as ``"(N, C, T)"`` for a tensor, else its type name: what a message shows of
+    a value that has the wrong shape or is no tensor at all."""
+    return f"({', '.join(str(s) for s in x.shape)})" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:

@@ -20,6 +20,7 @@ from torch.types import Device
 
 from .base import Fusion, InDims, Streams
 from .errors import StreamFuseError
+from .layers.pooling import global_pool
 from .options import Option, choice, positive_int, probability
 from .registry import create_fusion
 
@@ -82,8 +83,7 @@ class MultiStreamHead(nn.Module):
     def pool_stream(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() <= 2 or not x.is_floating_point() or 0 in x.shape[2:]:
             return x  # vectors pass through; ints, empty axes and the rest are reported by the fusion's checks
-        flat = x.flatten(2)
-        return flat.mean(-1) if self.pool == "avg" else flat.amax(-1)
+        return global_pool(x, self.pool)
 
     def forward(
         self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False

@@ -130,7 +130,8 @@ def test_occlusion_blanks_a_box_in_the_named_stream(small):
     "options, expected",
     [
         (dict(noise={"depth": 1.0}), "pose, rgb"),
-        (dict(noise="rgb"), "stream=level"),
+        (dict(noise="rgb"), "noise='rgb': expected STREAM=VALUE pairs like 'pose=0.5' (streams: pose, rgb), got 'rgb'"),
+        (dict(noise="rgb=1,rgb=2"), "stream 'rgb' is given twice"),
         (dict(noise={"rgb": -1}), "[0, inf]"),
         (dict(noise={"rgb": "loud"}), "expected a number"),
         (dict(noise=0.5), "expected a dict"),

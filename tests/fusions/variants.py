@@ -1,7 +1,7 @@
 """Option variants of every registered method, generated from what each method declares.
 
 ``option_variants()``: the defaults, then one variant per non-default value of every choice and
-flag option (``normalize="sigmoid"``, ``scorer="query"``, ``mode="tokens"``, ``project=False``,
+flag option (``normalize="sigmoid"``, ``scorer="mlp"``, ``mode="tokens"``, ``project=False``,
 ``stream_norm=False``, ...), so a new option is covered by the contract the day it is declared.
 ``combined_variants()``: fewer, for the slow compile tests: one per non-default choice value, and
 one with every flag flipped.

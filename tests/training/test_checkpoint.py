@@ -97,3 +97,15 @@ def test_training_leaves_the_flush_denormal_setting_as_it_found_it():
             assert denormals_flushed() is setting
         finally:
             torch.set_flush_denormal(False)
+
+
+def test_attention_checkpoint_from_before_the_query_default_loads_with_its_mlp_scorer(tmp_path):
+    streams, _, spec = synthetic()  # spec: attention, no fusion options (the default scorer)
+    trained = dict(spec, fusion_options={"scorer": "mlp"})
+    model = build_model(trained).eval()
+    save_checkpoint(tmp_path / "old.pt", model, spec, {})  # as saved when "mlp" was the default
+    loaded, payload = load_checkpoint(tmp_path / "old.pt")
+    assert loaded.head.fusion.scorer == "mlp" and payload["spec"]["fusion_options"] == {"scorer": "mlp"}
+    torch.testing.assert_close(predict(loaded, streams), predict(model, streams))
+    save_checkpoint(tmp_path / "new.pt", build_model(spec), spec, {})
+    assert load_checkpoint(tmp_path / "new.pt")[0].head.fusion.scorer == "query"

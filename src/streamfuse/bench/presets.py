@@ -18,7 +18,8 @@ import re
 from ..errors import StreamFuseError, unknown_choice
 from ..training import TrainConfig
 from ..training.balance import BALANCE
-from ..training.models import MODEL_METHODS, baseline
+from ..training.model_methods import model_method
+from ..training.models import baseline, build_model
 
 # Per-dataset training presets: what a run needs to converge on that data (see BENCHMARKS.md).
 # "balance": the recipe fusion models train with, chosen per dataset on validation accuracy
@@ -74,16 +75,16 @@ def preset_name(data: str) -> str:
 
 
 def parse_stream_values(text: str, name: str) -> dict:
-    """``"rgb=0.5,pose=0"`` -> ``{"rgb": 0.5, "pose": 0.0}`` (the CLI form of a per-stream knob)."""
+    """``"rgb=0.5,pose=0"`` -> ``{"rgb": 0.5, "pose": 0.0}`` (the CLI form of a per-stream knob;
+    the loader checks the stream names and ranges once it knows the streams)."""
+    from ..data.knobs import split_pairs
+
     out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise StreamFuseError(f"{flag(name)}: expected STREAM=VALUE pairs like 'rgb=0.5', got {part!r}")
+    for key, value in split_pairs(text, flag(name)).items():
         try:
-            out[key.strip()] = float(value)
+            out[key] = float(value)
         except ValueError:
-            raise StreamFuseError(f"{flag(name)}: value for {key.strip()!r} must be a number, got {value!r}") from None
+            raise StreamFuseError(f"{flag(name)}: value for {key!r} must be a number, got {value!r}") from None
     return out
 
 
@@ -103,13 +104,15 @@ def parse_json_options(items, name: str) -> dict:
 
 def data_options(data: str, noise_streams=None, occlusion=None, drop=None, data_option=None) -> dict:
     """Loader options: the quick defaults of ``data``, then the stream knobs, then KEY=VALUE pairs."""
+    from ..data.knobs import split_items
+
     opts = dict(QUICK_DATA.get(data, {}))
     if noise_streams:
         opts["noise"] = parse_stream_values(noise_streams, "noise_streams")
     if occlusion:
         opts["occlusion"] = parse_stream_values(occlusion, "occlusion")
     if drop:
-        opts["drop"] = [s.strip() for s in drop.split(",") if s.strip()]
+        opts["drop"] = split_items(drop)
     opts.update(parse_json_options(data_option, "data_option"))
     return opts
 
@@ -154,25 +157,41 @@ def fusion_only_settings(method: str, cfg: TrainConfig, stream_dropout: float = 
 def check_fusions(methods, cfg: TrainConfig, stream_dropout: float = 0.0, num_streams: int = 2) -> None:
     """Build every fusion in ``methods`` once, as the bench will, on ``num_streams`` dummy streams
     of width ``cfg.width``, and run one forward pass, so that an option the method refuses
-    (``num_heads=0``, ``normalize`` on ``convex``) is reported before any data is loaded."""
+    (``num_heads=0``, ``normalize`` on ``convex``) is reported before any data is loaded. A
+    model-level method (``training.model_methods``) is built whole, on vector streams, after its
+    declared options are checked."""
     import torch
 
     from ..head import MultiStreamHead
 
     widths = {f"s{i}": cfg.width for i in range(num_streams)}
     for method in methods:
-        if method in MODEL_METHODS:
-            if cfg.fusion_options or (stream_dropout > 0 and len(methods) == 1):
-                # in a bench with other methods it simply gets no "+sd" variant
-                raise StreamFuseError(f"{method!r} is a score-level model with no fusion module: it takes no "
-                                      f"--fusion-option or --stream-dropout; leave it out of --fusions to use them")
-            continue
         options = dict(cfg.fusion_options)
-        if stream_dropout > 0:
+        entry = model_method(method)
+        if entry is not None:  # a network of its own (e.g. late_learned): its declared options only
+            if cfg.aux_loss > 0 and not entry.aux_loss:
+                raise StreamFuseError(f"--aux-loss applies to fusion models; the {entry.kind} {method!r} is trained "
+                                      f"without it: give --aux-loss 0 or leave {method!r} out of --fusions")
+            refused = [k for k in options if k not in entry.options]
+            lone_sd = stream_dropout > 0 and len(methods) == 1  # in a bench with others it gets no "+sd" variant
+            if refused or (lone_sd and "stream_dropout" not in entry.options):
+                if not entry.options:
+                    raise StreamFuseError(f"{method!r} is a {entry.kind} with no fusion module: it takes no "
+                                          f"--fusion-option or --stream-dropout; leave it out of --fusions to use them")
+                raise StreamFuseError(f"{method!r} is a {entry.kind}: its fusion options are {', '.join(entry.options)}; "
+                                      f"got {', '.join(refused) or '--stream-dropout'}")
+        if stream_dropout > 0 and (entry is None or "stream_dropout" in entry.options):
             options["stream_dropout"] = stream_dropout
         try:
-            head = MultiStreamHead(widths, 2, fusion=method, dim=cfg.dim, pool=cfg.pool, dropout=cfg.dropout, **options)
-            head({s: torch.zeros(2, w, 3) for s, w in widths.items()})
+            if entry is None:
+                head = MultiStreamHead(widths, 2, fusion=method, dim=cfg.dim, pool=cfg.pool, dropout=cfg.dropout, **options)
+                head({s: torch.zeros(2, w, 3) for s, w in widths.items()})
+            else:  # the whole network, on vector streams of 3 channels
+                streams = list(widths)
+                model = build_model({"method": method, "streams": streams, "kinds": dict.fromkeys(streams, "vector"),
+                                     "in_channels": dict.fromkeys(streams, 3), "num_classes": 2, "width": cfg.width,
+                                     "dim": cfg.dim, "dropout": cfg.dropout, "pool": cfg.pool, "fusion_options": options})
+                model.eval()({s: torch.zeros(2, 3) for s in streams})
         except StreamFuseError as exc:
             raise StreamFuseError(f"fusion {method!r} with options {json.dumps(options)}: {exc}") from None
         except TypeError as exc:

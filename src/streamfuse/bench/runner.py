@@ -19,11 +19,11 @@ from pathlib import Path
 
 from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
-from ..registry import FUSIONS, fusion_option_defaults, fusion_options, list_fusions
 from ..training import TrainConfig, macro_f1, predict, train_model
 from .._io import atomic_write_bytes
 from ..training.checkpoint import save_checkpoint
-from ..training.models import MODEL_METHODS, baseline
+from ..training.model_methods import method_names, method_options, stream_range
+from ..training.models import baseline
 from .linear import linear_spec, train_linear
 
 RUN_FORMAT = "streamfuse-run/1"
@@ -47,7 +47,7 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
     """Expand the requested fusion names with the baselines and stream-dropout variants."""
     methods = list(names)
     if stream_dropout > 0:
-        methods += [f"{m}+sd" for m in names if m not in MODEL_METHODS]
+        methods += [f"{m}+sd" for m in names if "stream_dropout" in method_options(m)]
     if baselines:
         methods += ["late", "linear"] + [f"single:{s}" for s in streams]
     return methods
@@ -55,10 +55,8 @@ def method_list(names: list[str], streams: list[str], baselines: bool, stream_dr
 
 def fits(name: str, num_streams: int) -> bool:
     """Whether method ``name`` accepts ``num_streams`` streams (``convex`` takes exactly two)."""
-    if name in MODEL_METHODS:
-        return num_streams >= 1
-    cls = FUSIONS[name]
-    return num_streams >= cls.min_streams and (cls.max_streams is None or num_streams <= cls.max_streams)
+    lo, hi = stream_range(name)
+    return num_streams >= lo and (hi is None or num_streams <= hi)
 
 
 def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
@@ -67,7 +65,7 @@ def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
     Unknown names, and named methods that cannot take this many streams, are errors raised before
     any training starts.
     """
-    known = [*list_fusions(), *MODEL_METHODS]
+    known = method_names()
     if text.strip() == "all":
         return [n for n in known if num_streams is None or fits(n, num_streams)]
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -78,10 +76,8 @@ def parse_methods(text: str, num_streams: int | None = None) -> list[str]:
         if n not in known:
             raise unknown_choice("fusion method", n, known)
         if num_streams is not None and not fits(n, num_streams):
-            cls = FUSIONS[n]
-            raise StreamFuseError(
-                f"fusion {n!r} takes {cls.min_streams}..{cls.max_streams or 'any'} streams; this data has {num_streams}"
-            )
+            lo, hi = stream_range(n)
+            raise StreamFuseError(f"fusion {n!r} takes {lo}..{hi or 'any'} streams; this data has {num_streams}")
     if not names:
         raise StreamFuseError("--fusions is empty; give 'all' or names such as 'attention,gmu'")
     return names
@@ -93,16 +89,18 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
     for key, value in options.items():
         if key in ("device", "dtype"):
             raise StreamFuseError(f"fusion option {key!r} is set for the whole model: use --device (the bench trains in float32)")
-        refusing = [m for m in methods if m in MODEL_METHODS or key not in fusion_options(m)]
+        refusing = [m for m in methods if key not in method_options(m)]
         if refusing:
-            takers = [m for m in list_fusions() if key in fusion_options(m)]
+            takers = [m for m in method_names() if key in method_options(m)]
+            own = list(method_options(refusing[0]))
             raise StreamFuseError(
                 f"fusion option {key!r} is not an option of {', '.join(map(repr, refusing))}; "
                 + (f"methods that take it: {', '.join(takers)} (choose them with --fusions)" if takers
-                   else f"no method takes it; the options of {refusing[0]!r} are: {', '.join(fusion_options(refusing[0]))}")
+                   else f"no method takes it; the options of {refusing[0]!r} are: {', '.join(own)}" if own
+                   else f"no method takes it, and {refusing[0]!r} takes no options")
             )
         for m in methods:
-            default = fusion_option_defaults(m)[key]  # every method takes the option (checked above)
+            default = method_options(m)[key]  # every method takes the option (checked above)
             if isinstance(default, bool):
                 ok, want = isinstance(value, bool), "true or false"
             elif isinstance(default, int | float):

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from streamfuse.data.base import DataError
-from streamfuse.errors import suggest, unknown_option
+from streamfuse.errors import StreamFuseError, suggest, unknown_option
 
 SPLIT_CODES = {"train": 0, "test": 1}
 _PURPOSE = {"content": 0, "occlusion": 1, "noise": 2, "drop": 3}
@@ -46,6 +46,32 @@ def _unknown_stream(knob: str, name: str, streams: list[str]) -> DataError:
     )
 
 
+def split_items(text: str) -> list[str]:
+    """``"rgb, pose,"`` -> ``["rgb", "pose"]``: comma-separated items, stripped, empty ones skipped."""
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def split_pairs(text: str, label: str, *, example: str = "rgb=0.5", streams: list[str] | None = None,
+                error: type[Exception] = StreamFuseError) -> dict[str, str]:
+    """``"rgb=0.5, pose=0"`` -> ``{"rgb": "0.5", "pose": "0"}``: the text form of a per-stream knob.
+
+    Items as in ``split_items``, each split at its first ``=``; names and values are stripped and
+    stay strings (the caller checks them). An item that is not ``NAME=VALUE`` and a stream named
+    twice raise ``error``, its message starting with ``label`` (how the caller names the knob:
+    ``--noise-streams``, ``noise='rgb'``) and listing ``streams`` when known.
+    """
+    valid = f" (streams: {', '.join(streams)})" if streams else ""
+    pairs: dict[str, str] = {}
+    for item in split_items(text):
+        name, sep, value = (t.strip() for t in item.partition("="))
+        if not sep or not name:
+            raise error(f"{label}: expected STREAM=VALUE pairs like {example!r}{valid}, got {item!r}")
+        if name in pairs:
+            raise error(f"{label}: stream {name!r} is given twice; give each stream once")
+        pairs[name] = value
+    return pairs
+
+
 def parse_levels(
     value: Mapping[str, float] | str | None, streams: list[str], knob: str, *, hi: float = math.inf
 ) -> dict[str, float]:
@@ -54,16 +80,7 @@ def parse_levels(
         return {}
     given: object = value
     if isinstance(value, str):
-        pairs: dict[str, str] = {}
-        for item in value.split(","):
-            name, sep, text = item.partition("=")
-            if not sep or not name.strip():
-                raise DataError(
-                    f"{knob}={value!r}: item {item!r} is not 'stream=level'; expected e.g. "
-                    f"'{streams[0]}=0.5' (streams: {', '.join(streams)})."
-                )
-            pairs[name.strip()] = text.strip()
-        given = pairs
+        given = split_pairs(value, f"{knob}={value!r}", example=f"{streams[0]}=0.5", streams=streams, error=DataError)
     if not isinstance(given, Mapping):
         raise DataError(
             f"{knob}= got {type(given).__name__} {given!r}; expected a dict stream -> level or a "
@@ -92,7 +109,7 @@ def parse_names(value: Iterable[str] | str | None, streams: list[str], knob: str
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
+        value = split_items(value)
     try:
         names = list(value)
     except TypeError:

@@ -35,11 +35,8 @@ import torch
 from torch import nn
 
 from ..errors import StreamFuseError
+from ..errors import shape_text as _shape
 from .inputs import Data, check_label_range
-
-
-def _shape(x: object) -> str:
-    return f"({', '.join(str(s) for s in x.shape)})" if isinstance(x, torch.Tensor) else type(x).__name__
 
 
 class CoalitionGame:

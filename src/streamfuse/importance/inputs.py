@@ -20,10 +20,7 @@ from torch import nn
 
 from ..base import Fusion
 from ..errors import StreamFuseError
-
-
-def _shape(x: object) -> str:
-    return f"({', '.join(str(s) for s in x.shape)})" if isinstance(x, torch.Tensor) else type(x).__name__
+from ..errors import shape_text as _shape
 
 
 @dataclass

@@ -9,15 +9,19 @@ from .masking import (
     weighted_sum_list,
     weighted_sum_streams,
 )
+from .pooling import POOLS, GlobalPool, global_pool
 from .projection import StreamProjection
 from .stream_linear import StreamLinear
 from .tokens import TokenEmbedding, sincos_positions
 
 __all__ = [
     "NORMALIZATIONS",
+    "POOLS",
+    "GlobalPool",
     "StreamLinear",
     "StreamProjection",
     "TokenEmbedding",
+    "global_pool",
     "masked_softmax",
     "normalize_weights",
     "sincos_positions",

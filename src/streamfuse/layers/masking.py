@@ -74,9 +74,11 @@ def weighted_sum_streams(xs: list[torch.Tensor], weights: torch.Tensor) -> torch
 def weighted_sum_list(xs: list[torch.Tensor], weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``sum_s weights[s] * xs[s]``: S streams ``(N, D)``, S weights each broadcastable to ``(N, D)``
     (a scalar, ``(D,)``, ``(N, 1)`` or ``(N, D)``). One multiply, then S - 1 fused multiply-adds."""
-    out = xs[0] * weights[0].to(xs[0].dtype)
+    dtype = xs[0].dtype
+    weights = [w if w.dtype == dtype else w.to(dtype) for w in weights]  # .to() costs ~1 us even as a no-op
+    out = xs[0] * weights[0]
     for x, wi in zip(xs[1:], weights[1:]):
-        out = out.addcmul_(x, wi.to(x.dtype))
+        out = out.addcmul_(x, wi)
     return out
 
 

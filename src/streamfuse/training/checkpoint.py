@@ -45,12 +45,23 @@ def load_checkpoint(path, map_location="cpu"):
     missing = [k for k in ("spec", "state_dict") if not isinstance(payload.get(k), dict)]
     if missing:
         raise StreamFuseError(f"checkpoint {str(path)!r} has no {' or '.join(missing)}; it is incomplete. Expected a file written by streamfuse")
+    _scorer_of_old_attention(payload)
     model = build_model(payload["spec"])
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
         raise StreamFuseError(f"checkpoint {str(path)!r}: weights do not match its model spec: {exc}") from exc
     return model.eval(), payload
+
+
+def _scorer_of_old_attention(payload: dict) -> None:
+    """An ``attention`` model saved before ``scorer="query"`` became the default has an MLP scorer
+    and no ``scorer`` in its spec: record ``scorer="mlp"`` so it loads as it was trained."""
+    spec = payload["spec"]
+    options = spec.get("fusion_options") or {}
+    if spec.get("method") == "attention" and "scorer" not in options:
+        if any(k.endswith("fusion.score.0.weight") for k in payload["state_dict"]):
+            spec["fusion_options"] = dict(options, scorer="mlp")
 
 
 def checkpoint_data(path, config: dict) -> tuple[str, int, dict]:

@@ -7,7 +7,7 @@ Loss: ``CE(fused scores)``, plus ``aux_loss * mean over streams of CE(stream's a
 when the model spec has ``aux_loss`` > 0 (see ``models.MultiStreamNet``). Validation, early
 stopping and everything after training use the fused scores only.
 
-Balanced training (``balance``, see ``balance.py``) and stacked training (``stacked=True``):
+Balanced training (``balance``, see the ``balance`` package) and stacked training (``stacked=True``):
 see ``train_model``.
 
 Weight decay (``param_groups``): AdamW decays the matrices and convolution kernels only, not 1-D
@@ -37,7 +37,8 @@ from ..errors import StreamFuseError
 from ..weight_decay import no_weight_decay_ids
 from . import distributed
 from .balance import make_recipe
-from .models import MODEL_METHODS, baseline, build_model
+from .model_methods import model_method
+from .models import baseline, build_model
 
 
 @dataclass
@@ -58,7 +59,7 @@ class TrainConfig:
     aux_loss: float = 0.0  # per-stream aux loss lambda; model_spec copies it into the spec, which the loop uses
     decay_all: bool = False  # True: decay every parameter (the behaviour before param_groups)
     stacked: bool = False  # fusion models: encoders on one half of train, then the head alone on the other
-    balance: str = "none"  # fusion models: a training recipe of balance.BALANCE (see balance.py)
+    balance: str = "none"  # fusion models: a training recipe of balance.BALANCE (see the balance package)
     standardize: bool = False  # z-score every stream with training statistics inside the model (standardize.py)
 
     def to_dict(self) -> dict:
@@ -240,7 +241,7 @@ def _flushing_denormals(fn):
 def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg: TrainConfig, progress=None):
     """Train the model ``spec`` describes; return ``(model, info)`` with the best-validation weights.
 
-    Fusion models train with the recipe ``cfg.balance`` (see ``balance.py``); with ``warmstart``
+    Fusion models train with the recipe ``cfg.balance`` (see the ``balance`` package); with ``warmstart``
     each stream is first trained alone (``single:<stream>``, same settings and validation split)
     and the fused model starts from those encoders. With ``cfg.stacked`` (fusion models only)
     training has two stages: every stream's encoder alone on one half of the training samples,
@@ -279,7 +280,9 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     torch.manual_seed(cfg.seed)
     # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
     # unless the spec asks for them, so the model returned is the one ``build_model(spec)`` makes
-    needs_heads = recipe.stream_heads and method not in MODEL_METHODS
+    # (a model-level method may score each stream itself: then it needs none)
+    entry = model_method(method)
+    needs_heads = recipe.stream_heads and (entry is None or not entry.own_stream_scores)
     model = build_model(dict(spec, stream_heads=True) if needs_heads else spec).to(device)
     if getattr(model, "standardizer", None) is not None:
         # before stacked halving; warm-started encoders were trained under the same statistics

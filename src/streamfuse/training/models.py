@@ -1,15 +1,16 @@
 """Reference multi-stream networks built from a model spec (a plain dict, stored in checkpoints).
 
-Spec keys: ``method`` (a fusion name, ``"late"``, ``"late_learned"``, ``"linear"`` or
-``"single:<stream>"``), ``streams`` (names in order), ``kinds`` and ``in_channels`` (per stream),
-``num_classes``, ``width`` (encoder width), ``dim`` (fused width, None for the method's default),
-``dropout``, ``pool`` (``"avg"``/``"max"`` global pooling of the encoders' maps),
-``fusion_options``, ``aux_loss`` (lambda of the per-stream auxiliary losses, default 0.0 = none;
-fusion models only), ``stream_heads`` (bool: build one classifier per stream even with
-``aux_loss`` 0; the balanced training recipes use them, see ``balance.py``), ``standardize``
-(default False: True adds a ``StreamStandardizer`` that ``select()`` applies to the inputs first,
-in every network; the training loop fits it on the training split, see ``standardize.py``).
-``linear`` is the logistic-regression baseline (``linear_model.py``), fitted by ``bench.linear``.
+Spec keys: ``method`` (a fusion name, ``"late"``, a model-level method of ``model_methods.py`` such
+as ``"late_learned"``, ``"linear"`` or ``"single:<stream>"``), ``streams`` (names in order),
+``kinds`` and ``in_channels`` (per stream), ``num_classes``, ``width`` (encoder width), ``dim``
+(fused width, None for the method's default), ``dropout``, ``pool`` (``"avg"``/``"max"`` global
+pooling of the encoders' maps), ``fusion_options``, ``aux_loss`` (lambda of the per-stream
+auxiliary losses, default 0.0 = none; fusion models only), ``stream_heads`` (bool: build one
+classifier per stream even with ``aux_loss`` 0; the balanced training recipes use them, see the
+``balance`` package), ``standardize`` (default False: True adds a ``StreamStandardizer`` that
+``select()`` applies to the inputs first, in every network; the training loop fits it on the
+training split, see ``standardize.py``). ``linear`` is the logistic-regression baseline
+(``linear_model.py``), fitted by ``bench.linear``.
 
     MultiStreamNet   encoders -> MultiStreamHead(fusion)          one fused classifier
                      (aux_loss > 0 or stream_heads: plus one pool -> dropout -> fc classifier per
@@ -29,13 +30,12 @@ from torch import nn
 
 from ..errors import StreamFuseError
 from ..head import MultiStreamHead
+from ..layers import GlobalPool
 from .encoders import make_encoder
 from .select import select_streams
 from .linear_model import LinearBaseline
+from .model_methods import model_method, register_model_method
 from .standardize import StreamStandardizer
-
-# Models built here rather than from the fusion registry; the bench lists them beside the fusions.
-MODEL_METHODS = ("late_learned",)
 
 
 class _EncoderNet(nn.Module):
@@ -139,7 +139,7 @@ class LateFusionNet(_EncoderNet):
         if self.learned:
             s = len(self.stream_names)
             self.theta = nn.Parameter(torch.zeros(s))
-            self.pool = _Pool(pool)
+            self.pool = GlobalPool(pool)
             self.gate = nn.Linear(s * width, s)
             nn.init.zeros_(self.gate.weight)
             nn.init.zeros_(self.gate.bias)
@@ -158,7 +158,7 @@ class LateFusionNet(_EncoderNet):
             if n and not bool(mask.any(1).all()):
                 raise StreamFuseError(f"mask: sample(s) {(~mask.any(1)).nonzero().flatten().tolist()[:5]} have no present stream; at least one of {self.stream_names} must be present")
         if self.learned:
-            z = torch.cat([self.pool(f.flatten(2)) for f in feats.values()], dim=1)
+            z = torch.cat([self.pool(f) for f in feats.values()], dim=1)
             logits = self.theta + self.gate(z)
             if mask is not None:
                 logits = logits.masked_fill(~mask, float("-inf"))
@@ -172,6 +172,11 @@ class LateFusionNet(_EncoderNet):
         return result
 
 
+@register_model_method("late_learned", kind="score-level model")
+def _late_learned(spec: dict, common: dict) -> LateFusionNet:
+    return LateFusionNet(spec["streams"], learned=True, **common)
+
+
 def check_aux_loss(value) -> float:
     """``value`` as a float lambda >= 0, or a ``StreamFuseError``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -181,16 +186,7 @@ def check_aux_loss(value) -> float:
 
 def stream_classifier(width: int, num_classes: int, pool: str, dropout: float) -> nn.Sequential:
     """One stream's classifier: ``(N, width, *spatial) -> flatten -> pool -> dropout -> fc -> (N, K)``."""
-    return nn.Sequential(nn.Flatten(2), _Pool(pool), nn.Dropout(dropout), nn.Linear(width, num_classes))
-
-
-class _Pool(nn.Module):
-    def __init__(self, pool: str) -> None:
-        super().__init__()
-        self.pool = pool
-
-    def forward(self, x):
-        return x.mean(-1) if self.pool == "avg" else x.amax(-1)
+    return nn.Sequential(nn.Flatten(2), GlobalPool(pool), nn.Dropout(dropout), nn.Linear(width, num_classes))
 
 
 def baseline(method: str) -> bool:
@@ -216,13 +212,17 @@ def _build(spec: dict) -> nn.Module:
     common = {k: spec[k] for k in ("kinds", "in_channels", "num_classes")}
     common.update(width=spec.get("width", 32), dropout=spec.get("dropout", 0.5), pool=spec.get("pool", "avg"))
     aux_loss = check_aux_loss(spec.get("aux_loss", 0.0))
-    if aux_loss > 0 and (baseline(method) or method in MODEL_METHODS):
-        kind = "the baseline" if baseline(method) else "the score-level model"
+    entry = model_method(method)
+    if aux_loss > 0 and (baseline(method) or (entry is not None and not entry.aux_loss)):
+        kind = "the baseline" if baseline(method) else f"the {entry.kind}"
         raise StreamFuseError(f"aux_loss applies to fusion models; {kind} {method!r} is trained without it (give aux_loss=0)")
-    if method in ("late", "late_learned"):
-        if spec.get("fusion_options"):
-            raise StreamFuseError(f"{method!r} takes no fusion options, got {sorted(spec['fusion_options'])}")
-        return LateFusionNet(spec["streams"], learned=method == "late_learned", **common)
+    if method == "late" or entry is not None:
+        valid = entry.options if entry is not None else {}
+        extra = sorted(set(spec.get("fusion_options") or {}) - set(valid))
+        if extra:
+            raise StreamFuseError(f"{method!r} takes no fusion options, got {sorted(spec['fusion_options'])}" if not valid
+                                  else f"{method!r} has no fusion option(s) {extra}; its options are {sorted(valid)}")
+        return LateFusionNet(spec["streams"], **common) if entry is None else entry.build(spec, common)
     if method.startswith("single:"):
         stream = method.split(":", 1)[1]
         if stream not in spec["streams"]:

@@ -1,0 +1,31 @@
+"""``warmstart``: every encoder first trained alone, then joint fine-tuning with the per-stream
+losses kept:
+
+    loss = CE(fused) + mean_i CE(stream_i)
+
+The recipe of MMAction2/pyskl's RGBPoseConv3D (Duan et al., "Revisiting Skeleton-based Action
+Recognition", CVPR 2022, https://arxiv.org/abs/2104.13586): each pathway is pretrained on its own
+modality, and the fused network is then fine-tuned with a classification loss per pathway beside
+the fused one (RGBPoseHead). The loop trains and caches each ``single:<stream>`` model and loads
+its encoder into the fusion model before the first epoch (``loop.train_model``).
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from .base import BalanceRecipe, register_balance, stream_ces
+
+
+@register_balance("warmstart")
+class WarmStart(BalanceRecipe):
+    """Each encoder first trained alone, then joint fine-tuning with per-stream losses kept:
+    ``CE(fused) + mean_i CE(stream_i)`` (the per-pathway losses of MMAction2's RGBPoseHead)."""
+
+    summary = "each stream alone first, then joint fine-tuning with per-stream losses"
+    stream_heads = True
+    warm_start = True
+
+    def loss(self, out, y):
+        scores, aux = out
+        return F.cross_entropy(scores, y) + stream_ces(aux, y).mean()
