@@ -213,3 +213,10 @@ def test_old_state_dict_without_stream_record_loads_with_a_warning():
     assert not result.missing_keys and not result.unexpected_keys
     xs = [torch.randn(2, 3), torch.randn(2, 17)]
     torch.testing.assert_close(f(xs), g(xs), rtol=0, atol=0)
+
+
+def test_project_and_sum_needs_a_stream_projection():
+    """A method whose ``proj`` is not a ``StreamProjection`` (concat's is one nn.Linear) is told so."""
+    concat = streamfuse.create_fusion("concat", [3, 5])
+    with pytest.raises(TypeError, match="concat: project_and_sum needs self.proj from build_projection, got Linear"):
+        concat.project_and_sum([torch.randn(2, 3), torch.randn(2, 5)], None)

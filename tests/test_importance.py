@@ -517,6 +517,24 @@ def test_bootstrap_measures_are_row_means_of_the_table():
         assert rows[key].mean(0).tolist() == pytest.approx([row[key] for row in r.table], abs=1e-9), key
 
 
+def test_coalition_game_misuse_is_named_not_a_none_error():
+    """K, the class counts and the prior exist only after the first evaluation; 'mean' masking needs baselines."""
+    from streamfuse.importance.coalitions import CoalitionGame
+    from streamfuse.importance.inputs import unpack_data
+
+    xs, y = hand_data()
+    model = HandModel(weights=[0.6, 0.1, 0.3])
+    d = unpack_data((xs, y), model)
+    common = dict(batch_size=3, device=torch.device("cpu"), empty="prior", prior=None, weights_arg=False)
+    game = CoalitionGame(model, d, masking="mask", baselines=None, **common)
+    with pytest.raises(RuntimeError, match="evaluate a coalition first"):
+        game.value(0)
+    game.evaluate([game.full])
+    assert game.class_stats()[0] == game.num_classes and float(game.value(0)[0]) > 0
+    with pytest.raises(StreamFuseError, match="baselines are needed with masking='mean'"):
+        CoalitionGame(model, d, masking="mean", baselines=None, **common)
+
+
 def test_a_model_below_chance_or_the_class_prior_gets_a_warning_and_no_claim():
     xs, y = twin_data()
     r = stream_importance(SumOfTwo(flip=True), (xs, y))  # anti-correlated: far below chance

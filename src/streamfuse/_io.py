@@ -14,9 +14,14 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from .errors import StreamFuseError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 LOCK_NAME = ".streamfuse.lock"
 
@@ -34,7 +39,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path, write) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(file)`` on a temp file next to ``path``, then rename it into place.
 
     An interrupted write never leaves a half-written ``path``; the file gets the permissions any
@@ -55,7 +60,7 @@ def atomic_write_bytes(path, write) -> None:
         raise
 
 
-def save_figure(fig, path, dpi: int = 100) -> None:
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> None:
     """Write a matplotlib figure as PNG atomically (rendered in memory first) and close it."""
     import matplotlib.pyplot as plt  # the caller made ``fig``, so matplotlib is there
 
@@ -65,7 +70,7 @@ def save_figure(fig, path, dpi: int = 100) -> None:
     atomic_write_bytes(path, lambda fh: fh.write(buf.getvalue()))
 
 
-def check_writable_dir(folder, flag: str) -> Path:
+def check_writable_dir(folder: str | os.PathLike[str], flag: str) -> Path:
     """Create ``folder`` if needed and prove a file can be written there, before any work.
 
     Raises ``StreamFuseError`` naming ``flag`` when ``folder`` (or a parent) is a file, or the
@@ -84,7 +89,7 @@ def check_writable_dir(folder, flag: str) -> Path:
     return folder
 
 
-def check_writable_file(path, flag: str) -> Path:
+def check_writable_file(path: str | os.PathLike[str], flag: str) -> Path:
     """``path`` is a file that can be created: not a folder, its folder writable (made if missing)."""
     path = Path(path)
     if path.is_dir():
@@ -102,7 +107,7 @@ class FolderLock:
     ``fcntl`` does not exist (Windows) there is no lock.
     """
 
-    def __init__(self, folder, what: str = "streamfuse") -> None:
+    def __init__(self, folder: str | os.PathLike[str], what: str = "streamfuse") -> None:
         self.path = Path(folder) / LOCK_NAME
         self.what = what
         self.fd: int | None = None
@@ -127,7 +132,7 @@ class FolderLock:
         self.fd = fd
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             import fcntl
 

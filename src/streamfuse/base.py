@@ -17,10 +17,11 @@ other streams.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.types import Device
 
 from .errors import StreamFuseError
 from .errors import shape_text as _shape
@@ -36,9 +37,12 @@ from .options import BASE_OPTIONS, Option
 from .stream_record import StreamRecord
 
 Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+InDims = Sequence[int] | Mapping[str, int]  # stream widths C_i, as a list or name -> width
 
 
-def parse_in_dims(in_dims, min_streams: int = 1, max_streams: int | None = None, method: str = "fusion"):
+def parse_in_dims(
+    in_dims: InDims, min_streams: int = 1, max_streams: int | None = None, method: str = "fusion"
+) -> tuple[list[str], list[int]]:
     """Return ``(names, widths)`` from a list of widths or a name->width dict, validated."""
     if isinstance(in_dims, Mapping):
         names, dims = [str(k) for k in in_dims], list(in_dims.values())
@@ -99,7 +103,7 @@ class Fusion(StreamRecord, nn.Module):
     """
 
     name: ClassVar[str] = "fusion"
-    token_level: ClassVar[bool] = False
+    token_level: bool = False  # per class; transformer sets it per instance (mode="tokens")
     weight_level: ClassVar[str | None] = "stream"  # "stream" | "channel" | None
     min_streams: ClassVar[int] = 1
     max_streams: ClassVar[int | None] = None
@@ -107,29 +111,29 @@ class Fusion(StreamRecord, nn.Module):
 
     def __init__(
         self,
-        in_dims,
+        in_dims: InDims,
         dim: int | None = None,
         *,
         stream_dropout: float = 0.0,
         check_finite: bool = False,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.stream_names, self.in_dims = parse_in_dims(in_dims, self.min_streams, self.max_streams, self.name)
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
             raise StreamFuseError(f"{self.name}: dim (the fused width D) must be a positive int or None, got {dim!r}")
-        self.dim = dim if dim is not None else max(self.in_dims)
-        self.stream_dropout = self.check_option("stream_dropout", stream_dropout)
-        self.check_finite = self.check_option("check_finite", check_finite)
-        self.factory = {"device": device, "dtype": self.check_option("dtype", dtype)}
+        self.dim: int = dim if dim is not None else max(self.in_dims)
+        self.stream_dropout: float = self.check_option("stream_dropout", stream_dropout)
+        self.check_finite: bool = self.check_option("check_finite", check_finite)
+        self.factory: dict[str, Any] = {"device": device, "dtype": self.check_option("dtype", dtype)}
 
     @classmethod
     def option_specs(cls) -> dict[str, Option]:
         """Every option the method takes: its own declaration, then the shared ``BASE_OPTIONS``."""
         return {**cls.options, **BASE_OPTIONS}
 
-    def check_option(self, option: str, value):
+    def check_option(self, option: str, value: Any) -> Any:
         """Validate ``value`` against the declared option; return it (numbers normalised)."""
         return self.option_specs()[option].check(option, value, self.name)
 
@@ -213,7 +217,7 @@ class Fusion(StreamRecord, nn.Module):
                 raise StreamFuseError(f"stream {name!r}: {bad} NaN/Inf values in a tensor of shape {_shape(x)}")
         return xs
 
-    def check_mask(self, mask, batch: int, device) -> torch.Tensor | None:
+    def check_mask(self, mask: object, batch: int, device: torch.device) -> torch.Tensor | None:
         if mask is None:
             return None
         s = self.num_streams
@@ -236,7 +240,9 @@ class Fusion(StreamRecord, nn.Module):
         return mask
 
     # ----------------------------------------------------------------------------- forward
-    def forward(self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False):
+    def forward(
+        self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         xs = self.check_streams(streams)
         batch, device = xs[0].shape[0], xs[0].device
         mask = self.check_mask(mask, batch, device)
@@ -256,7 +262,9 @@ class Fusion(StreamRecord, nn.Module):
         fused, weights = self.fuse(xs, mask, return_weights)
         return (fused, weights) if return_weights else fused
 
-    def fuse(self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Method math. ``xs``: checked streams, ``(N, C_i)`` (``(N, C_i, *spatial)`` for
         token-level methods), absent streams zeroed. ``mask``: bool ``(N, S)`` or None.
         Return ``(fused (N, D), weights or None)``; weights may be skipped if not ``need_weights``."""
@@ -295,14 +303,17 @@ class Fusion(StreamRecord, nn.Module):
         every sample when ``shared`` (None: a plain sum); ``self.proj`` required.
         Unless the projection is one batched matmul over stacked streams, the streams are summed
         without being stacked (no stacked copy is made or kept for backward)."""
-        if self.proj.batched:
-            x = self.proj(xs)
+        proj = self.proj
+        if not isinstance(proj, StreamProjection):
+            raise TypeError(f"{self.name}: project_and_sum needs self.proj from build_projection, got {type(proj).__name__}")
+        if proj.batched:
+            x: torch.Tensor = proj(xs)  # (N, S, D)
             if weights is None:
                 return x.sum(dim=1)
             if shared:
                 weights = weights.unsqueeze(0)
             return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
-        parts = self.proj.project_each(xs)
+        parts = proj.project_each(xs)
         if weights is not None and shared:
             return weighted_sum_list(parts, weights.unbind(0))
         if weights is not None:

@@ -12,12 +12,13 @@ fc``) with the fusion chosen by name. Token-level fusions (``cross_attention``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.types import Device
 
-from .base import Fusion
+from .base import Fusion, InDims, Streams
 from .errors import StreamFuseError
 from .layers.pooling import global_pool
 from .options import Option, choice, positive_int, probability
@@ -51,15 +52,15 @@ class MultiStreamHead(nn.Module):
 
     def __init__(
         self,
-        in_channels,
+        in_channels: InDims,
         num_classes: int,
         fusion: str | Fusion = "adaptive",
         dim: int | None = None,
         pool: str = "avg",
         dropout: float = 0.5,
-        device=None,
-        dtype=None,
-        **fusion_options,
+        device: Device = None,
+        dtype: torch.dtype | None = None,
+        **fusion_options: Any,
     ) -> None:
         super().__init__()
         num_classes = self.options["num_classes"].check("num_classes", num_classes, "MultiStreamHead")
@@ -84,13 +85,16 @@ class MultiStreamHead(nn.Module):
             return x  # vectors pass through; ints, empty axes and the rest are reported by the fusion's checks
         return global_pool(x, self.pool)
 
-    def forward(self, streams, mask: torch.Tensor | None = None, return_weights: bool = False):
+    def forward(
+        self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         if not self.fusion.token_level:
             if isinstance(streams, Mapping):
                 streams = {k: self.pool_stream(v) for k, v in streams.items()}
             elif isinstance(streams, Sequence):
                 streams = [self.pool_stream(x) for x in streams]
         if not return_weights:
-            return self.fc(self.dropout(self.fusion(streams, mask=mask)))
+            scores: torch.Tensor = self.fc(self.dropout(self.fusion(streams, mask=mask)))
+            return scores
         fused, weights = self.fusion(streams, mask=mask, return_weights=True)
         return self.fc(self.dropout(fused)), weights

@@ -68,7 +68,7 @@ class Option:
             text = "anything torch accepts"
         return text + (" or None" if self.allow_none else "")
 
-    def check(self, name: str, value, owner: str = "fusion"):
+    def check(self, name: str, value: Any, owner: str = "fusion") -> Any:
         """Return ``value`` (ints/floats normalised) or raise ``StreamFuseError``."""
         if value is None and (self.allow_none or self.kind == "any"):
             return None
@@ -77,7 +77,7 @@ class Option:
             raise StreamFuseError(f"{owner}: option {name}={value!r} is not valid; expected {self.valid_range()}")
         return out
 
-    def _accept(self, value):
+    def _accept(self, value: Any) -> tuple[bool, Any]:
         kind = self.kind
         if kind == "bool":
             return isinstance(value, bool), value
@@ -103,7 +103,7 @@ class Option:
         return True, value
 
 
-def positive_int(default, allow_none: bool = False, doc: str = "") -> Option:
+def positive_int(default: int | None, allow_none: bool = False, doc: str = "") -> Option:
     return Option(default, "int", low=1, allow_none=allow_none, doc=doc)
 
 
@@ -116,7 +116,7 @@ def positive_float(default: float, doc: str = "") -> Option:
     return Option(default, "float", low=0.0, low_open=True, doc=doc)
 
 
-def flag(default: bool, allow_none: bool = False, doc: str = "") -> Option:
+def flag(default: bool | None, allow_none: bool = False, doc: str = "") -> Option:
     return Option(default, "bool", allow_none=allow_none, doc=doc)
 
 

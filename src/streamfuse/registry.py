@@ -6,20 +6,24 @@ Adding a method is writing one ``Fusion`` subclass and decorating it with ``@reg
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import StreamFuseError, unknown_choice, unknown_option
 
 if TYPE_CHECKING:
-    from .base import Fusion
+    from .base import Fusion, InDims
+    from .options import Option
 
 FUSIONS: dict[str, type[Fusion]] = {}
 
+F = TypeVar("F", bound="type[Fusion]")
 
-def register_fusion(name: str):
+
+def register_fusion(name: str) -> Callable[[F], F]:
     """Class decorator: register a ``Fusion`` subclass under ``name`` (sets ``cls.name``)."""
 
-    def decorate(cls):
+    def decorate(cls: F) -> F:
         if name in FUSIONS:
             raise StreamFuseError(f"fusion name {name!r} is already registered by {FUSIONS[name].__name__}")
         cls.name = name
@@ -39,17 +43,17 @@ def fusion_options(name: str) -> list[str]:
     return list(get_fusion_class(name).option_specs())
 
 
-def fusion_option_defaults(name: str) -> dict:
+def fusion_option_defaults(name: str) -> dict[str, Any]:
     """``{option: default}`` for method ``name``, as declared (see ``fusion_option_specs``)."""
     return {k: spec.default for k, spec in get_fusion_class(name).option_specs().items()}
 
 
-def fusion_option_specs(name: str) -> dict:
+def fusion_option_specs(name: str) -> dict[str, Option]:
     """``{option: Option}`` for method ``name``: default, kind and valid range of each option."""
     return dict(get_fusion_class(name).option_specs())
 
 
-def check_fusion_option(name: str, key: str, value):
+def check_fusion_option(name: str, key: str, value: Any) -> Any:
     """Validate one option value for method ``name`` without building it (e.g. a CLI argument
     before any data is loaded): return the value, or raise ``StreamFuseError`` for an unknown
     option or a value outside the declared range."""
@@ -65,7 +69,7 @@ def get_fusion_class(name: str) -> type[Fusion]:
     return FUSIONS[name]
 
 
-def create_fusion(name: str, in_dims, dim: int | None = None, **options) -> Fusion:
+def create_fusion(name: str, in_dims: InDims, dim: int | None = None, **options: Any) -> Fusion:
     """Build fusion ``name`` for streams of widths ``in_dims`` (a list, or a name->width dict).
 
     ``dim`` is the fused width D (default: the largest ``C_i``). Unknown names and unknown

@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import json
 import warnings
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from .errors import StreamFuseError
 
 
-class StreamRecord:
-    """Mixin for ``nn.Module`` subclasses with ``name``, ``stream_names`` and ``in_dims``."""
+class StreamRecord(nn.Module):
+    """Base for modules with ``name``, ``stream_names`` and ``in_dims`` (``Fusion`` sets them)."""
 
-    def stream_signature(self) -> dict:
+    name: ClassVar[str]
+    stream_names: list[str]
+    in_dims: list[int]
+
+    def stream_signature(self) -> dict[str, list[Any]]:
         return {"stream_names": list(self.stream_names), "in_dims": list(self.in_dims)}
 
     def get_extra_state(self) -> torch.Tensor:
@@ -33,7 +39,7 @@ class StreamRecord:
         data = json.dumps({"streamfuse": 1, **self.stream_signature()}).encode()
         return torch.tensor(list(data), dtype=torch.uint8)
 
-    def set_extra_state(self, state) -> None:
+    def set_extra_state(self, state: Any) -> None:
         try:
             raw = bytes(state.tolist()) if isinstance(state, torch.Tensor) else None
             saved = json.loads(raw.decode()) if raw is not None else state
@@ -50,7 +56,16 @@ class StreamRecord:
                 f"same order) to load them"
             )
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
         key = prefix + "_extra_state"
         had = key in state_dict
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)

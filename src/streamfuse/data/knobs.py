@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,21 +78,23 @@ def parse_levels(
     """Parse ``{"rgb": 0.5}`` or ``"rgb=0.5,pose=0"`` into a checked ``{stream: level}`` dict."""
     if value is None or value == "":
         return {}
+    given: object = value
     if isinstance(value, str):
-        value = split_pairs(value, f"{knob}={value!r}", example=f"{streams[0]}=0.5", streams=streams, error=DataError)
-    if not isinstance(value, Mapping):
+        given = split_pairs(value, f"{knob}={value!r}", example=f"{streams[0]}=0.5", streams=streams, error=DataError)
+    if not isinstance(given, Mapping):
         raise DataError(
-            f"{knob}= got {type(value).__name__} {value!r}; expected a dict stream -> level or a "
+            f"{knob}= got {type(given).__name__} {given!r}; expected a dict stream -> level or a "
             f"string like '{streams[0]}=0.5' (streams: {', '.join(streams)})."
         )
-    out = {}
-    for name, level in value.items():
+    out: dict[str, float] = {}
+    raw: Any  # a level as given: a number, or a string from 'stream=level'
+    for name, raw in given.items():
         if name not in streams:
             raise _unknown_stream(knob, name, streams)
         try:
-            level = float(level)
+            level = float(raw)
         except (TypeError, ValueError):
-            msg = f"{knob}= level for {name!r} is {level!r}; expected a number."
+            msg = f"{knob}= level for {name!r} is {raw!r}; expected a number."
             raise DataError(msg) from None
         if not (0.0 <= level <= hi):
             raise DataError(

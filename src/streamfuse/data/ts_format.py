@@ -95,7 +95,9 @@ def read_ts(path: str | Path) -> tuple[np.ndarray, list[str]]:
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: cannot read .ts file ({e}).") from None
     header: dict = {}
-    rows, labels, in_data = [], [], False
+    rows: list[list[np.ndarray]] = []
+    labels: list[str] = []
+    in_data = False
     for number, raw in enumerate(lines, start=1):
         line, where = raw.strip(), f"{path}, line {number}"
         if not line or line.startswith("#"):

@@ -15,12 +15,12 @@ the ``scalar`` weights do, while the MLP supplies the per-sample part.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..layers.masking import NORMALIZATIONS, normalize_weights, weighted_sum
 from ..layers.stream_linear import StreamLinear
 from ..options import Option, choice, flag, module_class, positive_float, positive_int
@@ -51,19 +51,19 @@ class AdaptiveWeightFusion(Fusion):
 
     def __init__(
         self,
-        in_dims,
-        dim=None,
+        in_dims: InDims,
+        dim: int | None = None,
         *,
         normalize: str = "softmax",
         hidden: int | None = None,
         act_layer: type[nn.Module] = nn.GELU,
         logit_scale: float = 10.0,
         stream_norm: bool = True,
-        **base,
+        **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.normalize = self.check_option("normalize", normalize)
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.normalize: str = self.check_option("normalize", normalize)
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         hidden = self.check_option("hidden", hidden) or self.dim
         act_layer = self.check_option("act_layer", act_layer)
         stream_norm = self.check_option("stream_norm", stream_norm)
@@ -76,7 +76,9 @@ class AdaptiveWeightFusion(Fusion):
     def no_weight_decay(self) -> set[str]:
         return {"stream_bias"}
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.proj(xs)  # (N, S, D)
         logits = self.weight_out(self.act(self.weight_in(x))) + self.stream_bias * self.logit_scale
         w = normalize_weights(logits, self.normalize, mask)

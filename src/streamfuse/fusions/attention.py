@@ -20,12 +20,12 @@ MLP scorer adds ~20 % of the FLOPs.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..errors import StreamFuseError
 from ..layers.masking import masked_softmax, weighted_sum
 from ..options import Option, choice, flag, positive_float, positive_int
@@ -52,19 +52,19 @@ class AttentionFusion(Fusion):
 
     def __init__(
         self,
-        in_dims,
-        dim=None,
+        in_dims: InDims,
+        dim: int | None = None,
         *,
         scorer: str = "query",
         hidden: int | None = None,
         logit_scale: float = 10.0,
         project: bool | None = None,
         stream_norm: bool = True,
-        **base,
+        **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
-        self.scorer = self.check_option("scorer", scorer)
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.scorer: str = self.check_option("scorer", scorer)
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         hidden = self.check_option("hidden", hidden)
         if hidden is not None and self.scorer != "mlp":
             raise StreamFuseError(f"attention: hidden={hidden} sizes the scoring MLP; it needs scorer='mlp', got scorer={self.scorer!r}")
@@ -78,7 +78,7 @@ class AttentionFusion(Fusion):
             self.query = nn.Parameter(torch.randn(self.dim, **self.factory) / math.sqrt(self.dim))
         self.stream_bias = nn.Parameter(torch.zeros(self.num_streams, **self.factory))
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         # the default scorer was "mlp" before it became "query": say which one a state dict needs
         saved = "mlp" if prefix + "score.0.weight" in state_dict else "query" if prefix + "query" in state_dict else None
         if saved is not None and saved != self.scorer:
@@ -92,7 +92,9 @@ class AttentionFusion(Fusion):
     def no_weight_decay(self) -> set[str]:
         return {"stream_bias"} | ({"query"} if self.scorer == "query" else set())
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.proj(xs)  # (N, S, D)
         if self.scorer == "mlp":
             e = self.score(x).squeeze(-1)

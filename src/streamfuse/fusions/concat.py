@@ -8,10 +8,12 @@ columns of W. An absent stream enters as zeros.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..registry import register_fusion
 
 
@@ -21,9 +23,11 @@ class ConcatFusion(Fusion):
 
     weight_level = None
 
-    def __init__(self, in_dims, dim=None, **base) -> None:
+    def __init__(self, in_dims: InDims, dim: int | None = None, **base: Any) -> None:
         super().__init__(in_dims, dim, **base)
         self.proj = nn.Linear(sum(self.in_dims), self.dim, **self.factory)
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.proj(torch.cat(xs, dim=1)), None

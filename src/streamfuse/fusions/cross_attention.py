@@ -20,12 +20,12 @@ https://arxiv.org/abs/1906.00295
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims, Streams
 from ..errors import StreamFuseError
 from ..layers.masking import masked_softmax, weighted_sum
 from ..layers.tokens import TokenEmbedding
@@ -51,7 +51,7 @@ class CrossAttentionFusion(Fusion):
         "logit_scale": positive_float(10.0, "scale of the per-stream prior in the stream weights"),
     }
 
-    def __init__(self, in_dims, dim=None, *, num_heads: int = 4, dropout: float = 0.0, logit_scale: float = 10.0, **base):
+    def __init__(self, in_dims: InDims, dim: int | None = None, *, num_heads: int = 4, dropout: float = 0.0, logit_scale: float = 10.0, **base: Any) -> None:
         super().__init__(in_dims, dim, **base)
         num_heads, dropout = self.check_option("num_heads", num_heads), self.check_option("dropout", dropout)
         if dim is None:  # default D = widest stream, rounded up so the heads split it evenly
@@ -59,16 +59,19 @@ class CrossAttentionFusion(Fusion):
         if self.dim % num_heads:
             raise StreamFuseError(f"cross_attention: dim D={self.dim} must be divisible by num_heads={num_heads}")
         f, s, d = self.factory, self.num_streams, self.dim
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         self.embed = TokenEmbedding(self.in_dims, d, **f)
         self.attn = nn.ModuleList(nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True, **f) for _ in range(s))
         self.null = nn.Parameter(torch.randn(s, 1, d, **f) * 0.02)
         self.norm = nn.LayerNorm(d, **f)
         self.score = nn.Linear(d, 1, bias=False, **f)
         self.stream_bias = nn.Parameter(torch.zeros(s, **f))
-        self._keep: dict | None = None
+        # attention_maps: {query stream: ((N, L_q, 1 + sum L_k) attention, key stream names, key lengths L_k)}
+        self._keep: dict[str, tuple[torch.Tensor, list[str], list[int]]] | None = None
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         n = xs[0].shape[0]
         tokens = [self.embed(x, i) for i, x in enumerate(xs)]
         # (N = 0: MultiheadAttention cannot reshape an empty key-padding mask; nothing to hide.)
@@ -92,7 +95,7 @@ class CrossAttentionFusion(Fusion):
         return {"stream_bias", "null", "embed.stream_embed"}
 
     @torch.no_grad()
-    def attention_maps(self, streams, mask=None) -> dict[str, dict[str, torch.Tensor]]:
+    def attention_maps(self, streams: Streams, mask: torch.Tensor | None = None) -> dict[str, dict[str, torch.Tensor]]:
         """``{query stream: {key stream: (N, L_query, L_key)}}``, head-averaged attention.
 
         Each query stream's dict also holds ``"null"`` ``(N, L_query, 1)``, the mass given to the

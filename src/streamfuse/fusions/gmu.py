@@ -13,12 +13,12 @@ https://arxiv.org/abs/1702.01992
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..layers.masking import masked_softmax, weighted_sum
 from ..options import Option, flag
 from ..registry import register_fusion
@@ -39,12 +39,14 @@ class GatedMultimodalFusion(Fusion):
     weight_level = "channel"
     options: ClassVar[dict[str, Option]] = {"stream_norm": flag(False, doc="non-affine LayerNorm on each projected stream")}
 
-    def __init__(self, in_dims, dim=None, *, stream_norm: bool = False, **base) -> None:
+    def __init__(self, in_dims: InDims, dim: int | None = None, *, stream_norm: bool = False, **base: Any) -> None:
         super().__init__(in_dims, dim, **base)
         self.proj = self.build_projection(True, stream_norm=self.check_option("stream_norm", stream_norm))
         self.gate = nn.Linear(sum(self.in_dims), self.num_streams * self.dim, **self.factory)
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = torch.tanh(self.proj(xs))  # (N, S, D)
         g = self.gate(torch.cat(xs, dim=1)).view(h.shape)
         z = masked_softmax(g, mask, dim=1)

@@ -16,12 +16,13 @@ Modality-Specific Factors", https://arxiv.org/abs/1806.00064
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..options import Option, positive_int
 from ..registry import register_fusion
 
@@ -37,21 +38,24 @@ class LowRankFusion(Fusion):
     weight_level = None
     options: ClassVar[dict[str, Option]] = {"rank": positive_int(4, doc="factors per stream")}
 
-    def __init__(self, in_dims, dim=None, *, rank: int = 4, **base) -> None:
+    def __init__(self, in_dims: InDims, dim: int | None = None, *, rank: int = 4, **base: Any) -> None:
         super().__init__(in_dims, dim, **base)
-        self.rank = rank = self.check_option("rank", rank)
+        self.rank: int = self.check_option("rank", rank)
+        rank = self.rank
         self.factors = nn.ModuleList(nn.Linear(c, rank * self.dim, **self.factory) for c in self.in_dims)
         self.rank_weight = nn.Parameter(torch.full((rank,), 1.0 / rank, **self.factory))
         self.bias = nn.Parameter(torch.zeros(self.dim, **self.factory))
         with torch.no_grad():
-            for lin, c in zip(self.factors, self.in_dims):
+            for lin, c in zip(cast("Sequence[nn.Linear]", self.factors), self.in_dims):  # ModuleList is not generic
                 lin.weight.uniform_(-1, 1).mul_(1.0 / math.sqrt(c * self.num_streams))
                 lin.bias.fill_(1.0)
 
     def no_weight_decay(self) -> set[str]:
         return {"rank_weight", "bias"}
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         n = xs[0].shape[0]
         prod = None
         for i, (lin, x) in enumerate(zip(self.factors, xs)):

@@ -14,12 +14,12 @@ reported broadcast to ``(N, S)``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..layers.masking import NORMALIZATIONS
 from ..options import Option, choice, flag, positive_float
 from ..registry import register_fusion
@@ -44,19 +44,19 @@ class ScalarFusion(Fusion):
 
     def __init__(
         self,
-        in_dims,
-        dim=None,
+        in_dims: InDims,
+        dim: int | None = None,
         *,
         normalize: str = "softmax",
         logit_scale: float = 10.0,
         project: bool | None = None,
         stream_norm: bool = True,
-        **base,
+        **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
         # convex fixes normalize (and does not declare it): only a declared option is checked.
-        self.normalize = self.check_option("normalize", normalize) if "normalize" in self.options else normalize
-        self.logit_scale = self.check_option("logit_scale", logit_scale)
+        self.normalize: str = self.check_option("normalize", normalize) if "normalize" in self.options else normalize
+        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
         self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
         self.theta = nn.Parameter(torch.zeros(self.param_shape(), **self.factory))
 
@@ -69,7 +69,9 @@ class ScalarFusion(Fusion):
     def logits(self) -> torch.Tensor:
         return self.theta * self.logit_scale
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         w = self.shared_weights(self.logits(), self.normalize, mask)  # (S[, D]) or with a mask (N, S[, D])
         fused = self.project_and_sum(xs, w, shared=mask is None)
         if not need_weights:
@@ -86,9 +88,10 @@ class ConvexFusion(ScalarFusion):
     """
 
     min_streams = max_streams = 2
+    signs: torch.Tensor  # buffer (k/2, -k/2), set in __init__
     options: ClassVar[dict[str, Option]] = {k: v for k, v in ScalarFusion.options.items() if k != "normalize"}  # fixed to softmax
 
-    def __init__(self, in_dims, dim=None, *, logit_scale: float = 10.0, project: bool | None = None, stream_norm: bool = True, **base):
+    def __init__(self, in_dims: InDims, dim: int | None = None, *, logit_scale: float = 10.0, project: bool | None = None, stream_norm: bool = True, **base: Any) -> None:
         super().__init__(in_dims, dim, normalize="softmax", logit_scale=logit_scale, project=project,
                          stream_norm=stream_norm, **base)
         # (k/2, -k/2): one broadcast multiply gives both logits (cheaper than scale, negate, cat).

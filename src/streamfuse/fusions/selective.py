@@ -14,11 +14,12 @@ Shapes: S x ``(N, C_i)`` -> ``(N, D)``; weights ``a`` ``(N, S, D)``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..layers.masking import masked_softmax, weighted_sum
 from ..options import Option, flag, module_class, positive_int
 from ..registry import register_fusion
@@ -46,15 +47,15 @@ class SelectiveFusion(Fusion):
 
     def __init__(
         self,
-        in_dims,
-        dim=None,
+        in_dims: InDims,
+        dim: int | None = None,
         *,
         reduction: int = 4,
         act_layer: type[nn.Module] = nn.ReLU,
         norm_layer: type[nn.Module] = nn.LayerNorm,
         project: bool | None = None,
         stream_norm: bool = True,
-        **base,
+        **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
         hidden = max(self.dim // self.check_option("reduction", reduction), 8)
@@ -65,7 +66,9 @@ class SelectiveFusion(Fusion):
         )
         self.select = nn.Linear(hidden, self.num_streams * self.dim, **self.factory)
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.proj(xs)  # (N, S, D)
         u = x.sum(dim=1) if mask is None else (x * mask.unsqueeze(-1).to(x.dtype)).sum(dim=1)
         a = masked_softmax(self.select(self.squeeze(u)).view(x.shape), mask, dim=1)

@@ -8,11 +8,11 @@ fixed (1 for ``sum``; ``1/|P|`` for ``mean``), shaped ``(N, S)``.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..options import Option, flag
 from ..registry import register_fusion
 
@@ -31,16 +31,18 @@ class SumFusion(Fusion):
         "stream_norm": flag(True, doc="non-affine LayerNorm on each projected stream"),
     }
 
-    def __init__(self, in_dims, dim=None, *, project: bool | None = None, stream_norm: bool = True, **base) -> None:
+    def __init__(self, in_dims: InDims, dim: int | None = None, *, project: bool | None = None, stream_norm: bool = True, **base: Any) -> None:
         super().__init__(in_dims, dim, **base)
         self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
 
-    def stream_weights(self, like: torch.Tensor, mask):
+    def stream_weights(self, like: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         if mask is None:
             return like.new_ones(like.shape[0], self.num_streams)
         return mask.to(like.dtype)
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if mask is None:
             # Every weight is the same constant: add, then scale once (no per-stream multiplies).
             fused = self.project_and_sum(xs, None)
@@ -59,7 +61,7 @@ class SumFusion(Fusion):
 class MeanFusion(SumFusion):
     """Average of the present projected streams; weights ``(N, S)`` equal to ``1/|present|``."""
 
-    def stream_weights(self, like, mask):
+    def stream_weights(self, like: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         w = super().stream_weights(like, mask)
         return w / w.sum(dim=1, keepdim=True)
 

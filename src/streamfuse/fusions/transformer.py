@@ -17,12 +17,13 @@ https://arxiv.org/abs/1706.03762; CLS pooling as in BERT/ViT.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import nn
 
-from ..base import Fusion
+from ..base import Fusion, InDims
 from ..errors import StreamFuseError
 from ..layers.tokens import TokenEmbedding
 from ..options import (
@@ -63,8 +64,8 @@ class TransformerFusion(Fusion):
 
     def __init__(
         self,
-        in_dims,
-        dim=None,
+        in_dims: InDims,
+        dim: int | None = None,
         *,
         mode: str = "pooled",
         depth: int = 2,
@@ -73,7 +74,7 @@ class TransformerFusion(Fusion):
         dropout: float = 0.0,
         act_layer: type[nn.Module] = nn.GELU,
         stream_norm: bool = True,
-        **base,
+        **base: Any,
     ) -> None:
         super().__init__(in_dims, dim, **base)
         mode, depth, num_heads = self.check_option("mode", mode), self.check_option("depth", depth), self.check_option("num_heads", num_heads)
@@ -105,7 +106,9 @@ class TransformerFusion(Fusion):
         # fusion in pooled mode and on the token embedding in tokens mode).
         return {"cls", "embed.stream_embed" if self.token_level else "stream_embed"}
 
-    def fuse(self, xs, mask, need_weights):
+    def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         n = xs[0].shape[0]
         if self.token_level:
             parts = [self.embed(x, i) for i, x in enumerate(xs)]
@@ -120,8 +123,9 @@ class TransformerFusion(Fusion):
             # stream, not repeat_interleave, which the dynamo ONNX exporter cannot convert).
             pad = torch.cat([mask.new_zeros(n, 1)] + [(~mask[:, i : i + 1]).expand(n, k) for i, k in enumerate(lengths)], dim=1)
         weights = None
-        for k, layer in enumerate(self.layers):
-            if need_weights and k == len(self.layers) - 1:
+        layers = cast("Sequence[nn.TransformerEncoderLayer]", self.layers)  # torch's ModuleList is not generic
+        for k, layer in enumerate(layers):
+            if need_weights and k == len(layers) - 1:
                 h = layer.norm1(x)
                 _, attn = layer.self_attn(h, h, h, key_padding_mask=pad, need_weights=True)
                 per_stream = torch.stack([s.sum(-1) for s in torch.split(attn[:, 0, 1:], lengths, dim=-1)], dim=1)

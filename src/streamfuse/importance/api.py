@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -12,7 +13,7 @@ from .bootstrap import bootstrap as run_bootstrap
 from .bootstrap import per_row_measures
 from .coalitions import CoalitionGame
 from .inputs import accepts, check_baseline, model_device, unpack_data
-from .result import AGREEMENT, StreamImportance, chance_warning, compute_agreement, leading_streams, make_verdict
+from .result import AGREEMENT, Interval, Row, StreamImportance, chance_warning, compute_agreement, leading_streams, make_verdict
 from .shapley import exact_shapley, sampled_shapley
 
 METHODS = ("weights", "ablation", "shapley")
@@ -20,19 +21,19 @@ MASKINGS = ("auto", "mask", "mean")
 EMPTIES = ("auto", "prior", "model")
 
 
-def _check_int(name: str, value, low: int) -> int:
+def _check_int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise StreamFuseError(f"{name} must be an int >= {low}, got {value!r}")
     return value
 
 
-def _check_bool(name: str, value) -> bool:
+def _check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise StreamFuseError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
     return value
 
 
-def _check_prior(prior, empty: str):
+def _check_prior(prior: object, empty: str) -> object:
     """Shape-free checks of ``prior`` before any forward pass (its length is checked against K later)."""
     if prior is None:
         return None
@@ -55,7 +56,7 @@ def _check_prior(prior, empty: str):
     return prior
 
 
-def _check_methods(methods) -> tuple[str, ...]:
+def _check_methods(methods: object) -> tuple[str, ...]:
     if isinstance(methods, str):
         methods = (methods,)
     if not isinstance(methods, Sequence) or not methods:
@@ -66,7 +67,7 @@ def _check_methods(methods) -> tuple[str, ...]:
     return tuple(dict.fromkeys(methods))
 
 
-def _resolve_masking(model: nn.Module, masking: str, baseline) -> str:
+def _resolve_masking(model: nn.Module, masking: str, baseline: object) -> str:
     if masking not in MASKINGS:
         raise unknown_choice("masking", masking, MASKINGS)
     has_mask = accepts(model, "mask")
@@ -95,17 +96,17 @@ def _resolve_masking(model: nn.Module, masking: str, baseline) -> str:
 
 def stream_importance(
     model: nn.Module,
-    data,
+    data: object,
     methods: Sequence[str] | str = METHODS,
     *,
     masking: str = "auto",
-    baseline=None,
+    baseline: object = None,
     batch_size: int = 256,
     num_samples: int = 200,
     max_exact_streams: int = 8,
     per_class: bool = False,
     empty: str = "auto",
-    prior=None,
+    prior: object = None,
     seed: int = 0,
     bootstrap: int = 200,
 ) -> StreamImportance:
@@ -218,16 +219,15 @@ def stream_importance(
         for m, training in states:
             m.training = training
 
-    k = game.num_classes
-    counts = game.class_counts
+    k, counts, _ = game.class_stats()
     weights_on = "weights" in methods and game.has_weights
 
-    def rows(acc_col: int, ll_col: int, wmean) -> list[dict]:
+    def rows(acc_col: int, ll_col: int, wmean: torch.Tensor | None) -> list[Row]:
         vf = game.value(full)
         ci = shap.ci95() if shap is not None else None
         out = []
         for i, name in enumerate(d.names):
-            row = {
+            row: Row = {
                 "stream": name,
                 "weight": float(wmean[i]) if wmean is not None else None,
                 "ablation_acc_drop": None,
@@ -250,7 +250,8 @@ def stream_importance(
 
     wsum = game.weight_sums if weights_on else None
     table = rows(0, 1, wsum.sum(0) / d.num_rows if wsum is not None else None)
-    boot, agreement_ci = None, None
+    boot = None
+    agreement_ci: dict[str, Interval | None] | None = None
     if keep_rows:
         measures = per_row_measures(game, "ablation" in methods, shap is not None)
         if not weights_on:
@@ -265,7 +266,7 @@ def stream_importance(
                 agreement_ci = {
                     akey: boot.spearman_interval("weight", col) for akey, (col, _) in AGREEMENT.items() if col in measures
                 }
-    classes = None
+    classes: list[dict[str, Any]] | None = None
     if per_class:
         classes = []
         for c in range(k):

@@ -62,10 +62,8 @@ class Bootstrap:
     resamples: int
     means: dict[str, torch.Tensor]
 
-    def interval(self, key: str) -> tuple[list[float], list[float]] | None:
-        """Per-stream 95 % interval of one column, or None when it was not measured."""
-        if key not in self.means:
-            return None
+    def interval(self, key: str) -> tuple[list[float], list[float]]:
+        """Per-stream 95 % interval of one measured column (a KeyError for any other)."""
         q = torch.quantile(self.means[key], torch.tensor([LOW, HIGH], dtype=torch.float64), dim=0)
         return q[0].tolist(), q[1].tolist()
 

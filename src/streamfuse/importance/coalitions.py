@@ -28,6 +28,9 @@ means over the rows of that true class; NaN for a class with no rows).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -47,10 +50,12 @@ class CoalitionGame:
         batch_size: int,
         device: torch.device,
         empty: str,
-        prior,
+        prior: object,
         weights_arg: bool,
         keep_rows: bool = False,
     ) -> None:
+        if (masking == "mean") != (baselines is not None):
+            raise StreamFuseError(f"masking={masking!r}: baselines are needed with masking='mean' and only with it")
         self.model, self.data, self.masking = model, data, masking
         self.baselines = None if baselines is None else [b.to(device) for b in baselines]
         self.batch_size, self.device, self.empty = batch_size, device, empty
@@ -78,7 +83,13 @@ class CoalitionGame:
             return self._prior_value()
         return self._cache[coalition]
 
-    def evaluate(self, coalitions) -> None:
+    def class_stats(self) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """``(K, class counts (K,) float64, prior (K,) float64)``, fixed by the first evaluation."""
+        if self.num_classes is None or self.class_counts is None or self._prior is None:
+            raise RuntimeError("CoalitionGame: evaluate a coalition first; the first model output fixes K")
+        return self.num_classes, self.class_counts, self._prior
+
+    def evaluate(self, coalitions: Iterable[int]) -> None:
         """Run the model for every coalition not yet cached (the full one first, with weights)."""
         todo = sorted({int(c) for c in coalitions} - set(self._cache), reverse=True)
         if self.empty == "prior":
@@ -88,14 +99,15 @@ class CoalitionGame:
         n, k, s = self.data.num_rows, self.num_classes, self.num_streams
         keep = [[bool((c >> i) & 1) for i in range(s)] for c in todo]
         present = torch.tensor(keep, dtype=torch.bool, device=self.device)  # (len(todo), S)
-        correct = ll = None
-        rows = [[] for _ in todo] if self.keep_rows else None
-        wrows = []
+        correct: torch.Tensor | None = None
+        ll: torch.Tensor | None = None
+        rows: list[list[torch.Tensor]] | None = [[] for _ in todo] if self.keep_rows else None
+        wrows: list[torch.Tensor] = []
         for start in range(0, n, self.batch_size):
             xb = [x[start : start + self.batch_size].to(self.device) for x in self.data.streams]
             yb = self.data.labels[start : start + self.batch_size].to(self.device)
             filled = None
-            if self.masking == "mean":
+            if self.baselines is not None:  # masking == "mean"
                 filled = [torch.broadcast_to(b.to(x.dtype), x.shape).contiguous() for b, x in zip(self.baselines, xb)]
             for j, c in enumerate(todo):
                 want_w = self.weights_arg and c == self.full and self.weight_sums is None
@@ -103,7 +115,7 @@ class CoalitionGame:
                 if k is None:
                     k = self._first_output(scores)
                 self._count_nonfinite(scores, todo[j])
-                if correct is None:
+                if correct is None or ll is None:
                     correct = torch.zeros(len(todo), k, dtype=torch.float64, device=self.device)
                     ll = torch.zeros(len(todo), k, dtype=torch.float64, device=self.device)
                 logp = torch.log_softmax(scores.double(), dim=-1).gather(1, yb[:, None])[:, 0]
@@ -121,7 +133,9 @@ class CoalitionGame:
             self.weight_sums, self.has_weights = self._wsum.cpu(), True
             if self.keep_rows:
                 self.weight_rows = torch.cat(wrows)
-        counts, correct, ll = self.class_counts, correct.cpu(), ll.cpu()
+        if correct is None or ll is None:  # unreachable: todo is not empty and the data has rows (unpack_data)
+            raise RuntimeError("CoalitionGame.evaluate: no batch was evaluated")
+        counts, correct, ll = self.class_stats()[1], correct.cpu(), ll.cpu()
         for j, c in enumerate(todo):
             cor, lik = correct[j], ll[j]
             per_acc = torch.where(counts > 0, cor / counts.clamp_min(1), torch.full_like(cor, float("nan")))
@@ -138,7 +152,7 @@ class CoalitionGame:
         prior[label]]``, whose means are ``value(0)[:2]``."""
         if coalition == 0 and self.empty == "prior":
             y = self.data.labels.cpu()
-            p = self._prior
+            p = self.class_stats()[2]
             logp = torch.where(p > 0, p.log(), torch.zeros_like(p))
             return torch.stack([(y == int(p.argmax())).double(), logp[y]], 1)
         return self._rows[coalition]
@@ -154,7 +168,7 @@ class CoalitionGame:
         """Why no importance can be trusted when the model returned NaN/Inf scores, else None."""
         if not self.nonfinite:
             return None
-        c = self.full if self.full in self.nonfinite else max(self.nonfinite, key=self.nonfinite.get)
+        c = self.full if self.full in self.nonfinite else max(self.nonfinite, key=self.nonfinite.__getitem__)
         present = [n for i, n in enumerate(self.data.names) if (c >> i) & 1]
         return (
             f"no importance could be computed: the model returns NaN/Inf class scores on {self.nonfinite[c]} of "
@@ -164,11 +178,13 @@ class CoalitionGame:
         )
 
     # ------------------------------------------------------------------------------ helpers
-    def _forward(self, xb, filled, present: torch.Tensor, keep: list[bool], want_weights: bool):
+    def _forward(
+        self, xb: list[torch.Tensor], filled: list[torch.Tensor] | None, present: torch.Tensor, keep: list[bool], want_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One model call on a batch keeping the streams of ``present`` (bool (S,), and as ``keep``)."""
         batch = xb[0].shape[0]
-        kwargs = {}
-        if self.masking == "mask":
+        kwargs: dict[str, Any] = {}
+        if filled is None:  # masking == "mask"
             inputs = xb
             kwargs["mask"] = present.unsqueeze(0).expand(batch, -1).contiguous()
         else:
@@ -191,7 +207,7 @@ class CoalitionGame:
             )
         return scores, weights
 
-    def _check_weights(self, w, batch: int) -> torch.Tensor:
+    def _check_weights(self, w: object, batch: int) -> torch.Tensor:
         s = self.num_streams
         if not isinstance(w, torch.Tensor) or w.dim() < 2 or tuple(w.shape[:2]) != (batch, s):
             raise StreamFuseError(
@@ -205,12 +221,11 @@ class CoalitionGame:
         k = int(scores.shape[1])
         check_label_range(self.data.labels, k)
         self.num_classes = k
-        self.class_counts = torch.bincount(self.data.labels.cpu(), minlength=k).double()
-        self._prior = self._make_prior(k)
+        self.class_counts = counts = torch.bincount(self.data.labels.cpu(), minlength=k).double()
+        self._prior = self._make_prior(k, counts)
         return k
 
-    def _make_prior(self, k: int) -> torch.Tensor:
-        counts = self.class_counts
+    def _make_prior(self, k: int, counts: torch.Tensor) -> torch.Tensor:
         if self.prior_arg is None:
             return counts / counts.sum()
         try:
@@ -232,7 +247,7 @@ class CoalitionGame:
         return p
 
     def _prior_value(self) -> torch.Tensor:
-        p, counts, k = self._prior, self.class_counts, self.num_classes
+        k, counts, p = self.class_stats()
         n = counts.sum()
         logp = torch.where(p > 0, p.log(), torch.zeros_like(p))  # classes with p = 0 have no rows
         majority = int(p.argmax())

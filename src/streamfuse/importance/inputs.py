@@ -38,7 +38,7 @@ class Data:
     def num_rows(self) -> int:
         return int(self.labels.shape[0])
 
-    def container(self, xs: list[torch.Tensor]):
+    def container(self, xs: list[torch.Tensor]) -> list[torch.Tensor] | dict[str, torch.Tensor]:
         """Pack per-stream tensors (model order) the way the caller passed them (dict or list)."""
         if self.keys is None:
             return list(xs)
@@ -59,7 +59,7 @@ def model_stream_names(model: nn.Module) -> tuple[list[str] | None, bool]:
     return None, False
 
 
-def unpack_data(data, model: nn.Module) -> Data:
+def unpack_data(data: object, model: nn.Module) -> Data:
     if hasattr(data, "streams") and hasattr(data, "labels"):
         streams, labels = data.streams, data.labels
     elif isinstance(data, (tuple, list)) and len(data) == 2:
@@ -120,7 +120,7 @@ def unpack_data(data, model: nn.Module) -> Data:
     return Data(xs, list(names), labels, out_keys)
 
 
-def _check_labels(labels) -> torch.Tensor:
+def _check_labels(labels: object) -> torch.Tensor:
     if not isinstance(labels, torch.Tensor):
         try:
             labels = torch.as_tensor(labels)
@@ -140,7 +140,7 @@ def check_label_range(labels: torch.Tensor, num_classes: int) -> None:
         )
 
 
-def check_baseline(baseline, data: Data) -> list[torch.Tensor]:
+def check_baseline(baseline: object, data: Data) -> list[torch.Tensor]:
     """Per-stream replacement values, each broadcastable to ``(C_i, *spatial)`` of its stream.
 
     A 1-D tensor of length ``C_i`` is taken as per-channel means (shape ``(C_i, 1, ..., 1)``);
@@ -201,6 +201,6 @@ def accepts(model: nn.Module, arg: str) -> bool:
 def model_device(model: nn.Module, fallback: torch.device) -> torch.device:
     for t in model.parameters():
         return t.device
-    for t in model.buffers():
-        return t.device
+    for b in model.buffers():
+        return b.device
     return fallback

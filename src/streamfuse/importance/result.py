@@ -16,9 +16,19 @@ class) gets a warning as its verdict and no importance claim.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .spearman import spearman
+
+if TYPE_CHECKING:
+    import torch
+
+    from .bootstrap import Bootstrap
+
+Row = dict[str, Any]  # one table row: "stream", the COLUMNS (float or None) and "<column>_ci95" (low, high)
+Interval = tuple[float, float]
 
 COLUMNS = {  # key -> (header, what it is)
     "weight": ("weight", "mean learned weight"),
@@ -35,11 +45,11 @@ AGREEMENT = {  # agreement key -> (other column, label in the verdict)
 }
 
 
-def _ok(v) -> bool:
+def _ok(v: object) -> TypeGuard[float]:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-def _num(v, nd=3, signed=False) -> str:
+def _num(v: float | None, nd: int = 3, signed: bool = False) -> str:
     if v is None:
         return "n/a"
     if isinstance(v, float) and math.isnan(v):
@@ -47,7 +57,7 @@ def _num(v, nd=3, signed=False) -> str:
     return f"{v:+.{nd}f}" if signed else f"{v:.{nd}f}"
 
 
-def _jsonable(v):
+def _jsonable(v: Any) -> Any:
     if isinstance(v, float):
         return v if math.isfinite(v) else None
     if isinstance(v, (list, tuple)):
@@ -57,16 +67,16 @@ def _jsonable(v):
     return v
 
 
-def _argmax(values) -> int | None:
-    idx = [i for i, v in enumerate(values) if _ok(v)]
-    return max(idx, key=lambda i: values[i]) if idx else None
+def _argmax(values: Sequence[float | None]) -> int | None:
+    ok = {i: v for i, v in enumerate(values) if _ok(v)}
+    return max(ok, key=ok.__getitem__) if ok else None  # the first of equal maxima
 
 
-def compute_agreement(table: list[dict]) -> dict[str, float] | None:
+def compute_agreement(table: list[Row]) -> dict[str, float] | None:
     weights = [row["weight"] for row in table]
     if not any(_ok(w) for w in weights):
         return None
-    out = {}
+    out: dict[str, float] = {}
     for key, (col, _) in AGREEMENT.items():
         other = [row.get(col) for row in table]
         if any(v is not None for v in other):
@@ -74,7 +84,7 @@ def compute_agreement(table: list[dict]) -> dict[str, float] | None:
     return out
 
 
-def chance_warning(full_accuracy: float, class_counts) -> str | None:
+def chance_warning(full_accuracy: float, class_counts: Iterable[float | torch.Tensor]) -> str | None:
     """A warning when the model is no better than chance (1/K) or than always answering the most
     frequent class of the data (the class prior); None otherwise."""
     counts = [float(c) for c in class_counts]
@@ -91,7 +101,7 @@ def chance_warning(full_accuracy: float, class_counts) -> str | None:
     )
 
 
-def _ties(table, streams, key, top, boot) -> list[int]:
+def _ties(table: list[Row], streams: Sequence[str], key: str, top: int, boot: Bootstrap | None) -> list[int]:
     """Streams whose difference from the top one is within uncertainty: the 95% bootstrap interval of
     the difference contains 0, or (sampled Shapley) the permutation intervals overlap."""
     vals = [row.get(key) for row in table]
@@ -107,7 +117,7 @@ def _ties(table, streams, key, top, boot) -> list[int]:
     return tied
 
 
-def _source(table) -> tuple[str, str]:
+def _source(table: list[Row]) -> tuple[str, str]:
     """The measure the verdict ranks by: Shapley log-likelihood, else ablation, else weights."""
     if any(row.get("shapley_loglik") is not None for row in table):
         return "Shapley", "shapley_loglik"
@@ -116,7 +126,7 @@ def _source(table) -> tuple[str, str]:
     return "weights", "weight"
 
 
-def leading_streams(streams: list[str], table: list[dict], boot=None, warning: str | None = None) -> list[str]:
+def leading_streams(streams: list[str], table: list[Row], boot: Bootstrap | None = None, warning: str | None = None) -> list[str]:
     """The stream(s) the verdict names as carrying the most information: one, several for a TIE,
     none when there is no claim (a warning, no stream improving on nothing, or weights only)."""
     src, key = _source(table)
@@ -126,7 +136,7 @@ def leading_streams(streams: list[str], table: list[dict], boot=None, warning: s
     return [streams[i] for i in [top] + _ties(table, streams, key, top, boot)]
 
 
-def _agreement_phrase(rho, ci) -> str:
+def _agreement_phrase(rho: float | None, ci: Interval | None) -> str:
     """Which group a weights-vs-measure correlation falls in: by its 95% interval when there is one
     (all of it >= 0.7 agree, all <= 0.3 DISAGREE, all between partly agree, else not settled), by
     the point value otherwise."""
@@ -143,12 +153,15 @@ def _agreement_phrase(rho, ci) -> str:
 
 
 def make_verdict(
-    streams: list[str], table: list[dict], agreement, weights_requested: bool, empty: str = "prior", *,
-    boot=None, agreement_ci=None, warning: str | None = None, weights_returned: bool = True,
+    streams: list[str], table: list[Row], agreement: dict[str, float] | None, weights_requested: bool, empty: str = "prior", *,
+    boot: Bootstrap | None = None, agreement_ci: dict[str, Interval | None] | None = None, warning: str | None = None,
+    weights_returned: bool = True,
 ) -> str:
     if warning:
         return warning
-    col = lambda key: [row.get(key) for row in table]  # noqa: E731
+    def col(key: str) -> list[Any]:
+        return [row.get(key) for row in table]
+
     src, key = _source(table)
     top = _argmax(col(key))
     if top is None:
@@ -198,7 +211,7 @@ def make_verdict(
             return f"the model has no learned stream weights; {claim}"
         return claim
     wtop = _argmax(col("weight"))
-    groups = {"agree with": [], "only partly agree with": [], "DISAGREE with": [], "are not settled against": [],
+    groups: dict[str, list[tuple[str, float, Interval | None]]] = {"agree with": [], "only partly agree with": [], "DISAGREE with": [], "are not settled against": [],
               "cannot be compared with": []}
     for akey in ("weights_vs_ablation", "weights_vs_shapley"):
         if akey not in agreement:
@@ -250,7 +263,7 @@ class StreamImportance:
     """
 
     streams: list[str]
-    table: list[dict]
+    table: list[Row]
     full_accuracy: float
     full_loglik: float
     empty_accuracy: float
@@ -265,21 +278,22 @@ class StreamImportance:
     num_rows: int
     num_classes: int
     forward_passes: int
-    per_class: list[dict] | None = field(default=None)
+    per_class: list[dict[str, Any]] | None = field(default=None)
     warning: str | None = None
-    agreement_ci: dict[str, tuple[float, float] | None] | None = None
+    agreement_ci: dict[str, Interval | None] | None = None
     bootstrap: int = 0
     leaders: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------ output
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (NaN/inf become None, tuples lists)."""
-        return _jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        out: dict[str, Any] = _jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+        return out
 
-    def _columns(self, table) -> list[str]:
+    def _columns(self, table: list[Row]) -> list[str]:
         return [k for k in COLUMNS if any(row.get(k) is not None for row in table) or (k == "weight" and "weights" in self.methods)]
 
-    def _cells(self, row, cols) -> list[str]:
+    def _cells(self, row: Row, cols: list[str]) -> list[str]:
         cells = [str(row["stream"])]
         for k in cols:
             cell = _num(row.get(k), signed=k != "weight")
@@ -307,7 +321,7 @@ class StreamImportance:
     def _agreement_line(self) -> str:
         if self.agreement is None:
             return "Agreement (Spearman): n/a (no learned weights)"
-        def item(k, v):
+        def item(k: str, v: float) -> str:
             ci = (self.agreement_ci or {}).get(k)
             return f"{k.replace('_', ' ')} {_num(v, 2)}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
@@ -315,7 +329,7 @@ class StreamImportance:
         return f"Agreement (Spearman): {items}"
 
     def to_markdown(self) -> str:
-        def table_md(table):
+        def table_md(table: list[Row]) -> list[str]:
             cols = self._columns(table)
             lines = ["| stream | " + " | ".join(COLUMNS[k][0] for k in cols) + " |"]
             lines.append("|" + "---|" * (len(cols) + 1))
@@ -335,7 +349,10 @@ class StreamImportance:
         cols = self._columns(self.table)
         rows = [["stream"] + [COLUMNS[k][0] for k in cols]] + [self._cells(r, cols) for r in self.table]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+
+        def fmt(r: list[str]) -> str:
+            return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+
         lines = ([self.warning] if self.warning else []) + self._header()
         lines += [fmt(rows[0]), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows[1:]]
         lines += [self._agreement_line(), f"verdict: {self.verdict}"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeGuard
 
 
-def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+def _present(v: float | None) -> TypeGuard[float]:
+    return not (v is None or (isinstance(v, float) and math.isnan(v)))
 
 
 def average_ranks(values: Sequence[float]) -> list[float]:
@@ -35,7 +36,7 @@ def spearman(x: Sequence[float | None], y: Sequence[float | None]) -> float:
     """Spearman's rho of two equally long sequences (NaN/None pairs dropped; NaN if undefined)."""
     if len(x) != len(y):
         raise ValueError(f"spearman: sequences differ in length ({len(x)} vs {len(y)})")
-    pairs = [(float(a), float(b)) for a, b in zip(x, y) if not (_missing(a) or _missing(b))]
+    pairs = [(float(a), float(b)) for a, b in zip(x, y) if _present(a) and _present(b)]
     if len(pairs) < 2:
         return math.nan
     rx = average_ranks([a for a, _ in pairs])

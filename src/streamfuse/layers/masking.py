@@ -7,6 +7,8 @@ forces a host-device synchronisation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 
@@ -69,7 +71,7 @@ def weighted_sum_streams(xs: list[torch.Tensor], weights: torch.Tensor) -> torch
     return weighted_sum_list(xs, (weights.unsqueeze(-1) if weights.dim() == 2 else weights).unbind(1))
 
 
-def weighted_sum_list(xs: list[torch.Tensor], weights) -> torch.Tensor:
+def weighted_sum_list(xs: list[torch.Tensor], weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``sum_s weights[s] * xs[s]``: S streams ``(N, D)``, S weights each broadcastable to ``(N, D)``
     (a scalar, ``(D,)``, ``(N, 1)`` or ``(N, D)``). One multiply, then S - 1 fused multiply-adds."""
     dtype = xs[0].dtype

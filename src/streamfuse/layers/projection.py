@@ -11,10 +11,12 @@ enters the fusion at unit scale, so how much a stream counts lives in the fusion
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.types import Device
 
 from .stream_linear import StreamLinear
 
@@ -44,14 +46,15 @@ class StreamProjection(nn.Module):
         mlp: bool = False,
         norm: bool = True,
         act_layer: type[nn.Module] = nn.GELU,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.in_dims, self.dim, self.norm = list(in_dims), dim, norm
         self.shared_width = len(set(self.in_dims)) == 1
         s = len(self.in_dims)
+        self.first: StreamLinear | nn.ModuleList | None
         if not project:
             self.first = None
         elif self.shared_width:
@@ -68,9 +71,10 @@ class StreamProjection(nn.Module):
         width) this saves the stack copy and lets a weighted sum read each stream directly;
         otherwise it unbinds ``forward``'s stacked result.
         """
-        if self.batched:
+        first = self.first
+        if self.batched or isinstance(first, StreamLinear):
             return list(self(xs).unbind(1))
-        out = list(xs) if self.first is None else [lin(x) for lin, x in zip(self.first, xs)]
+        out = list(xs) if first is None else [lin(x) for lin, x in zip(first, xs)]
         return [F.layer_norm(x, (self.dim,)) for x in out] if self.norm else out
 
     @property
@@ -86,7 +90,7 @@ class StreamProjection(nn.Module):
             out = self.first(torch.stack(list(xs), dim=1))
         else:
             out = torch.stack([lin(x) for lin, x in zip(self.first, xs)], dim=1)
-        if self.second is not None:
+        if self.second is not None and self.act is not None:  # set together (project and mlp)
             out = self.second(self.act(out))
         if self.norm:
             out = F.layer_norm(out, (self.dim,))

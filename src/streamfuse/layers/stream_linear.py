@@ -8,9 +8,11 @@ by a single ``baddbmm``, which is what keeps fusion cost linear in S with a smal
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
+from torch.types import Device
 
 
 class StreamLinear(nn.Module):
@@ -31,11 +33,11 @@ class StreamLinear(nn.Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        device=None,
-        dtype=None,
+        device: Device = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.num_streams, self.in_features, self.out_features = num_streams, in_features, out_features
         self.weight = nn.Parameter(torch.empty(num_streams, in_features, out_features, **factory))
         self.bias = nn.Parameter(torch.empty(num_streams, out_features, **factory)) if bias else None

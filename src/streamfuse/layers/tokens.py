@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.types import Device
 
 
-def sincos_positions(spatial: Sequence[int], dim: int, device=None, dtype=None) -> torch.Tensor:
+def sincos_positions(spatial: Sequence[int], dim: int, device: Device = None, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Return ``(prod(spatial), dim)``: the sum over axes of a sine-cosine code of each coordinate.
 
     Coordinates are normalised to [0, 1] along each axis, so a 7x7 and a 14x14 map of the same
@@ -43,9 +45,9 @@ class TokenEmbedding(nn.Module):
     Shapes: stream ``i`` ``(N, C_i, *spatial_i)`` -> ``(N, L_i, D)`` with ``L_i = prod(spatial_i)``.
     """
 
-    def __init__(self, in_dims: Sequence[int], dim: int, device=None, dtype=None) -> None:
+    def __init__(self, in_dims: Sequence[int], dim: int, device: Device = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.dim = dim
         self.proj = nn.ModuleList(nn.Linear(c, dim, **factory) for c in in_dims)
         self.stream_embed = nn.Parameter(torch.randn(len(in_dims), dim, **factory) * 0.02)
