@@ -40,7 +40,7 @@ def test_no_weight_decay_ids_over_a_model():
 @pytest.mark.parametrize(
     "name,expected",
     [("scalar", {"theta"}), ("channel", {"theta"}), ("convex", {"theta"}), ("adaptive", {"stream_bias"}),
-     ("attention", {"stream_bias"}), ("cross_attention", {"stream_bias", "null", "embed.stream_embed"}),
+     ("attention", {"stream_bias", "query"}), ("cross_attention", {"stream_bias", "null", "embed.stream_embed"}),
      ("lowrank", {"rank_weight", "bias"}), ("concat", set()), ("gmu", set())],
 )
 def test_declarations(name, expected):

@@ -48,7 +48,8 @@ def ddp_run(tmp_path_factory):
     """One torchrun launch (2 gloo ranks) of ``_ddp_script``; the folder of its saved weights."""
     out = tmp_path_factory.mktemp("ddp")
     root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(root))
+    # this checkout's src first: an editable install may point at another checkout
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join([str(root / "src"), str(root)]))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "tests.training._ddp_script", str(out)]
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
