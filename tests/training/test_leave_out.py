@@ -14,7 +14,7 @@ from streamfuse.training.loop import LEAVE_OUT_T, stratified_split, streams_to_l
 from .test_loop import synthetic
 
 
-@pytest.mark.parametrize("method", ["attention", "scalar", "late_learned"])
+@pytest.mark.parametrize("method", ["attention", "scalar", "channel", "adaptive", "late_learned"])
 def test_a_left_out_stream_is_absent_from_every_sample(method):
     streams, _, spec = synthetic(n=12)
     model = build_model(dict(spec, method=method)).eval()
@@ -30,9 +30,10 @@ def test_a_left_out_stream_is_absent_from_every_sample(method):
     assert (w[:, 1] == 0).all() and model.left_out == ["b"]
 
 
-def test_rows_whose_present_streams_are_all_left_out_get_uniform_scores_and_zero_weights():
+@pytest.mark.parametrize("method", ["attention", "channel"])  # weights (N, S) and (N, S, D)
+def test_rows_whose_present_streams_are_all_left_out_get_uniform_scores_and_zero_weights(method):
     streams, _, spec = synthetic(n=4)
-    model = build_model(spec).eval()
+    model = build_model(dict(spec, method=method)).eval()
     model.leave_out(["b", "c"])
     mask = torch.tensor([[True, True, True], [False, True, True], [False, True, False], [True, False, False]])
     with torch.no_grad():

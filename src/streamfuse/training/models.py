@@ -103,10 +103,10 @@ class _EncoderNet(nn.Module):
         ``(scores, weights)``."""
         if uninformed is None:
             return out
-        rows = uninformed.unsqueeze(1)
-        if isinstance(out, tuple):
-            return tuple(t.masked_fill(rows, 0.0) for t in out)
-        return out.masked_fill(rows, 0.0)
+        def blank(t):  # scores (N, K); weights (N, S) or per channel (N, S, D)
+            return t.masked_fill(uninformed.view((-1,) + (1,) * (t.dim() - 1)), 0.0)
+
+        return tuple(blank(t) for t in out) if isinstance(out, tuple) else blank(out)
 
     def freeze_encoders(self, states: dict | None = None) -> None:
         """Load per-stream encoder weights (``{stream: state_dict}``, optional) and freeze the
