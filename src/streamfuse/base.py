@@ -181,8 +181,8 @@ class Fusion(StreamRecord, nn.Module):
                     f"stream {name!r}: expected a floating-point tensor, got dtype {x.dtype}; "
                     f"convert with .float()"
                 )
-            want = "(N, C, *spatial) map" if self.token_level else "(N, C) vector or (N, C, *spatial) map"
             if x.dim() < 2 or (self.token_level and x.dim() < 3):
+                want = "(N, C, *spatial) map" if self.token_level else "(N, C) vector or (N, C, *spatial) map"
                 hint = (
                     f" Method {self.name!r} attends over tokens: pass the un-pooled feature map, "
                     f"or use a vector-level method (e.g. 'attention')." if self.token_level else ""

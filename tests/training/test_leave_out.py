@@ -100,8 +100,10 @@ def test_validation_evidence_against_a_hand_computation():
 def test_which_streams_are_left_out():
     ev = {"a": {"t": 5.0}, "b": {"t": 1.0}, "c": {"t": -3.0}}
     assert streams_to_leave_out(ev) == ["b", "c"]
-    assert streams_to_leave_out({"a": {"t": 1.0}, "b": {"t": 0.0}}) == []  # never every stream
+    assert streams_to_leave_out({"a": {"t": 1.0}, "b": {"t": -2.0}}) == ["b"]  # the strongest stays
+    assert streams_to_leave_out({"a": {"t": -1.0}, "b": {"t": 0.5}, "c": {"t": 0.2}}) == ["a", "c"]
     assert streams_to_leave_out({"a": {"t": 5.0}, "b": {"t": None}}) == []  # too few samples to tell
+    assert streams_to_leave_out({}) == []
 
 
 def test_warm_start_leaves_out_the_noise_streams_and_keep_streams_keeps_them():

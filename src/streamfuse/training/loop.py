@@ -237,10 +237,15 @@ def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainCo
 
 def streams_to_leave_out(evidence: dict) -> list[str]:
     """The streams whose model alone is not better than the class prior on validation data at the
-    one-sided 5 % level (``t < LEAVE_OUT_T``); none when that would leave out every stream or
-    the validation split is too small to tell (``t`` None)."""
-    out = [s for s, e in evidence.items() if e["t"] is not None and e["t"] < LEAVE_OUT_T]
-    return out if len(out) < len(evidence) else []
+    one-sided 5 % level (``t < LEAVE_OUT_T``), except the one with the strongest evidence when
+    every stream falls short (a weak stream beside a noise stream: keep the weak one); none when
+    the validation split is too small to tell (some ``t`` None)."""
+    if not evidence or any(e["t"] is None for e in evidence.values()):
+        return []
+    out = [s for s, e in evidence.items() if e["t"] < LEAVE_OUT_T]
+    if len(out) == len(evidence):
+        out.remove(max(out, key=lambda s: evidence[s]["t"]))
+    return out
 
 
 def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig):
