@@ -222,17 +222,17 @@ def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainCo
     memorised) predicts new samples worse than the prior: gain < 0.
     """
     tr_idx, va_idx = stratified_split(labels, cfg.val_fraction, cfg.seed)
-    y = labels[va_idx]
-    k = int(labels.max()) + 1 if len(labels) else 1
-    prior = torch.log((torch.bincount(labels[tr_idx], minlength=k).double() + 1) / (len(tr_idx) + k))
+    y, n = labels[va_idx], len(va_idx)
     scores = predict(model, take(streams, va_idx), cfg.batch_size * 4, device=next(model.parameters()).device)
-    gain = (-F.cross_entropy(scores.double(), y, reduction="none")) - prior[y]
-    n = len(y)
+    k = scores.shape[1]
+    prior = torch.log((torch.bincount(labels[tr_idx], minlength=k).double() + 1) / (len(tr_idx) + k))
+    gain = -F.cross_entropy(scores.double(), y, reduction="none") - prior[y]
+    mean = float(gain.mean()) if n else 0.0
     t = None
     if n >= 30:
         sd = float(gain.std())
-        t = float(gain.mean()) / (sd / math.sqrt(n)) if sd > 0 else math.copysign(math.inf, float(gain.mean()) or -1.0)
-    return {"gain": float(gain.mean()) if n else 0.0, "t": t, "n": n}
+        t = mean / (sd / math.sqrt(n)) if sd > 0 else (math.inf if mean > 0 else -math.inf)
+    return {"gain": mean, "t": t, "n": n}
 
 
 def streams_to_leave_out(evidence: dict) -> list[str]:
