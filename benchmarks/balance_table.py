@@ -31,8 +31,11 @@ def load(folder: Path) -> tuple[str, dict]:
 
 def main(folders: list[str]) -> None:
     tables = [(Path(f), *load(Path(f))) for f in folders]
-    base_seconds = {m: statistics.mean(r["train_seconds"] for r in rs) for m, rs in tables[0][2].items()}
-    print("| method | recipe | acc % | vs best single | " + "weights | Shapley (acc) | train s (× first) |")
+    # CPU seconds when every run has them (a shared machine stretches wall time, not CPU time)
+    key = "train_cpu_seconds" if all("train_cpu_seconds" in r for _, _, bm in tables for rs in bm.values() for r in rs) else "train_seconds"
+    base_seconds = {m: statistics.mean(r[key] for r in rs) for m, rs in tables[0][2].items()}
+    unit = "train CPU s" if key == "train_cpu_seconds" else "train s"
+    print("| method | recipe | acc % | vs best single | " + f"weights | Shapley (acc) | {unit} (× first) |")
     print("|---|---|---|---|---|---|---|")
     for folder, recipe, by_method in tables:
         singles = {m: statistics.mean(r["accuracy"] for r in rs) for m, rs in by_method.items() if m.startswith("single:")}
@@ -49,7 +52,7 @@ def main(folders: list[str]) -> None:
                     weights = " / ".join(f"{t['stream']} {v:.2f}" for t, v in zip(table, w))
                 sh = [statistics.mean(r["importance"]["table"][i].get("shapley_acc") or 0.0 for r in rs) for i in range(len(table))]
                 shap = " / ".join(f"{v:.3f}" for v in sh)
-            secs = statistics.mean(r["train_seconds"] for r in rs)
+            secs = statistics.mean(r[key] for r in rs)
             ratio = f"{secs / base_seconds[method]:.1f}" if method in base_seconds and base_seconds[method] > 0 else "-"
             print(f"| {method} | {recipe} | {100 * acc:.1f} | {100 * (acc - best):+.1f} | {weights} | {shap} | {secs:.0f} ({ratio}) |")
 

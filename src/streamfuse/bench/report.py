@@ -60,6 +60,9 @@ def aggregate(runs: list[dict], streams: list[str]) -> list[dict]:
             "macro_f1_std": f1_sd,
             "params": rs[0]["params"],
             "train_seconds": statistics.fmean(r["train_seconds"] for r in rs),
+            # process CPU seconds (runs made before it was recorded: None)
+            "train_cpu_seconds": (statistics.fmean(r["train_cpu_seconds"] for r in rs)
+                                  if all("train_cpu_seconds" in r for r in rs) else None),
             "infer_samples_per_s": statistics.median(r["infer_samples_per_s"] for r in rs),
             "weight": _row_importance(imps, streams, "weight"),
             "shapley_acc": _row_importance(imps, streams, "shapley_acc"),

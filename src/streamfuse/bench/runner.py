@@ -224,6 +224,8 @@ def train_and_evaluate(method: str, data, cfg: TrainConfig, stream_dropout: floa
         spec = model_spec(method, data, cfg, stream_dropout)
         model, info = train_model(spec, data.train.streams, data.train.labels, cfg, progress=progress)
     record = {k: info[k] for k in ("train_seconds", "epochs_run", "best_epoch", "val_accuracy")}
+    if "train_cpu_seconds" in info:
+        record["train_cpu_seconds"] = info["train_cpu_seconds"]
     if info.get("balance"):
         record["balance"] = info["balance"]  # the recipe's state: G-Blend weights, OGM coefficients
     if info.get("left_out"):

@@ -194,16 +194,16 @@ def _single_spec(spec: dict, stream: str) -> dict:
     return single
 
 
-def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, float, dict]:
+def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, tuple[float, float], dict]:
     """Each stream's encoder trained alone (as ``single:<stream>``): ``({stream: state_dict},
-    seconds, {stream: validation evidence})`` (see ``validation_evidence``)."""
-    states, seconds, evidence = {}, 0.0, {}
+    (wall seconds, CPU seconds), {stream: validation evidence})`` (see ``validation_evidence``)."""
+    states, wall, cpu, evidence = {}, 0.0, 0.0, {}
     for s in spec["streams"]:
         model, info = train_model(_single_spec(spec, s), streams, labels, _solo_cfg(cfg))
         states[s] = copy.deepcopy(model.encoders[s].state_dict())
-        seconds += info["train_seconds"]
+        wall, cpu = wall + info["train_seconds"], cpu + info["train_cpu_seconds"]
         evidence[s] = validation_evidence(model, streams, labels, cfg)
-    return states, seconds, evidence
+    return states, (wall, cpu), evidence
 
 
 # one-sided 5 % level of a t statistic (normal approximation: validation splits have >= 30 samples
@@ -251,7 +251,7 @@ def streams_to_leave_out(evidence: dict) -> list[str]:
 def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig):
     """Stage 1 of stacked training: each stream's encoder trained alone (as ``single:<stream>``)
     on one stratified half of ``labels``; returns the other half, the encoders' state dicts and
-    the seconds spent.
+    the (wall, CPU) seconds spent.
 
     Why: a weight fitted on the samples its encoders were trained on rewards whatever the
     encoders memorised (a noise stream included); on unseen samples memorised features are
@@ -259,8 +259,8 @@ def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainC
     (measured in BENCHMARKS.md, "`--stacked`").
     """
     half_a, half_b = stratified_split(labels, 0.5, cfg.seed)
-    states, seconds, _ = _train_singles(spec, take(streams, half_a), labels[half_a], cfg)
-    return take(streams, half_b), labels[half_b], states, seconds
+    states, cost, _ = _train_singles(spec, take(streams, half_a), labels[half_a], cfg)
+    return take(streams, half_b), labels[half_b], states, cost
 
 
 def denormals_flushed() -> bool:
@@ -293,9 +293,11 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     then, encoders frozen, the fusion head on the other half (its validation split taken from
     that half). Baselines train as usual.
 
-    ``info``: ``train_seconds`` (including the single-stream training a recipe needs, even when
-    it was reused from an earlier model), ``epochs_run``, ``best_epoch``, ``val_accuracy``,
-    ``history``, ``balance`` (the recipe's reported state).
+    ``info``: ``train_seconds`` and ``train_cpu_seconds`` (wall and process CPU time, including
+    the single-stream training a recipe needs, even when it was reused from an earlier model),
+    ``epochs_run``, ``best_epoch``, ``val_accuracy``, ``history``, ``balance`` (the recipe's
+    reported state), ``stream_evidence`` (warm-start recipes: ``validation_evidence`` of each
+    stream's model alone) and ``left_out`` (the streams left out, see ``streams_to_leave_out``).
     """
     method = spec["method"]
     fused = not baseline(method)
@@ -315,13 +317,13 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     # Tiny gradients and BatchNorm statistics produce denormal floats, which x86 CPUs process
     # far more slowly; flushing them to zero changes no result we report.
     torch.set_flush_denormal(True)
-    encoder_states, pre_seconds, evidence = None, 0.0, {}
+    encoder_states, pre, evidence = None, (0.0, 0.0), {}
     fit_on = train_streams  # the standardizer (spec "standardize") sees the whole training split given here
     if cfg.stacked and fused:
-        train_streams, train_labels, encoder_states, pre_seconds = _train_encoders(spec, train_streams, train_labels, cfg)
+        train_streams, train_labels, encoder_states, pre = _train_encoders(spec, train_streams, train_labels, cfg)
     elif recipe.warm_start:
-        encoder_states, pre_seconds, evidence = _train_singles(spec, train_streams, train_labels, cfg)
-    start = time.perf_counter()
+        encoder_states, pre, evidence = _train_singles(spec, train_streams, train_labels, cfg)
+    start, start_cpu = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.seed)
     # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
     # unless the spec asks for them, so the model returned is the one ``build_model(spec)`` makes
@@ -400,7 +402,9 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     if needs_heads and not spec.get("stream_heads") and model.aux_loss == 0:
         del model.aux_heads
     info = {
-        "train_seconds": time.perf_counter() - start + pre_seconds,
+        "train_seconds": time.perf_counter() - start + pre[0],
+        # CPU seconds of this process: the cost of a run even when other jobs share the cores
+        "train_cpu_seconds": time.process_time() - start_cpu + pre[1],
         "epochs_run": len(history),
         "best_epoch": best_epoch,
         "val_accuracy": best[0],
