@@ -74,3 +74,21 @@ def test_plots_sorted_with_reference_lines_title_and_no_fixed_or_empty_slots(tmp
     assert "single:a" not in w["shapley"] and w["shapley"] == ["gmu", "sum", "lowrank", "late"]
     for name in ("accuracy.png", "weights.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_left_out_streams_are_counted_per_method_and_named_under_the_weights(tmp_path):
+    from streamfuse.bench.report import aggregate, write_plots
+
+    def run(method, seed, left_out):
+        return {"method": method, "seed": seed, "accuracy": 0.5, "macro_f1": 0.5, "params": 1, "train_seconds": 1.0,
+                "infer_samples_per_s": 1.0, "left_out": left_out,
+                "importance": {"table": [{"stream": s, "weight": w, "shapley_acc": 0.1} for s, w in zip(STREAMS, (0.0, 0.5, 0.5))]}}
+
+    runs = [run("scalar", 0, ["a"]), run("scalar", 1, []), run("gmu", 0, ["a"]), run("gmu", 1, ["a", "c"])]
+    rows = {r["method"]: r for r in aggregate(runs, STREAMS)}
+    assert rows["scalar"]["left_out"] == {"a": 1, "b": 0, "c": 0}
+    assert rows["gmu"]["left_out"] == {"a": 2, "b": 0, "c": 1}
+    note = write_plots(tmp_path, list(rows.values()), STREAMS)["weights"]["note"]
+    assert "a in 3 of 4 runs, c in 1 of 4 runs" in note and "b in" not in note
+    plain = aggregate([run("scalar", 0, [])], STREAMS)
+    assert not (write_plots(tmp_path, plain, STREAMS)["weights"]["note"] or "").startswith("left out")

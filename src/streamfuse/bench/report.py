@@ -60,6 +60,8 @@ def aggregate(runs: list[dict], streams: list[str]) -> list[dict]:
             "macro_f1_std": f1_sd,
             "params": rs[0]["params"],
             "train_seconds": statistics.fmean(r["train_seconds"] for r in rs),
+            # runs (of ``seeds``) whose model left the stream out: no information alone on validation
+            "left_out": {s: sum(s in (r.get("left_out") or []) for r in rs) for s in streams},
             # process CPU seconds (runs made before it was recorded: None)
             "train_cpu_seconds": (statistics.fmean(r["train_cpu_seconds"] for r in rs)
                                   if all("train_cpu_seconds" in r for r in rs) else None),
@@ -236,8 +238,13 @@ def _plot_weights(plt, path: Path, rows: list[dict], streams: list[str], title: 
     axes[0].set_ylabel("weight")
     axes[1].set_title("Shapley value (accuracy, held-out)", fontsize=9)
     axes[1].axhline(0, color="black", linewidth=0.8)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: bars reach 1
     notes = []
+    left = {s: sum(r.get("left_out", {}).get(s, 0) for r in rows) for s in streams}
+    if any(left.values()):
+        runs = sum(r.get("seeds") or 1 for r in rows if not baseline(_base(r["method"])))  # baselines keep every stream
+        notes.append("left out as showing no information alone on validation (weight and Shapley 0): "
+                     + ", ".join(f"{s} in {n} of {runs} runs" for s, n in left.items() if n))
     if fixed:
         notes.append("fixed, not learned (not shown): " + ", ".join(f"{m} ({FIXED_WEIGHTS[_base(m)]})" for m in fixed))
     if title:
