@@ -344,3 +344,12 @@ def test_sweep_out_is_checked_before_data_is_loaded(tmp_path, capsys, no_data):
     afile.write_text("mine")
     assert main(["sweep", "--stream", "rgb", "--out", str(afile)]) == 2
     assert f"--out '{afile}' is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["bench"], ["train", "--save", "m.pt"], ["sweep", "--stream", "rgb"]])
+def test_keep_streams_flag_reaches_the_training_settings(command):
+    from streamfuse.cli import _train_config, build_parser
+
+    parser = build_parser()
+    assert _train_config(parser.parse_args(command)).keep_streams is False  # leaving out is the default
+    assert _train_config(parser.parse_args([*command, "--keep-streams"])).keep_streams is True
