@@ -118,3 +118,10 @@ def test_warm_start_leaves_out_the_noise_streams_and_keep_streams_keeps_them():
     assert info_kept["left_out"] == [] and kept.left_out == []
     _, plain = train_model(spec, streams, y, TrainConfig(**dict(cfg.to_dict(), balance="none")))
     assert plain["left_out"] == [] and plain["stream_evidence"] == {}
+
+
+@pytest.mark.parametrize("value", ["False", 1, None])
+def test_keep_streams_must_be_a_bool(value):
+    streams, y, spec = synthetic(n=12)
+    with pytest.raises(StreamFuseError, match="keep_streams must be True or False"):
+        train_model(spec, streams, y, TrainConfig(epochs=1, keep_streams=value))

@@ -300,6 +300,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     stream's model alone) and ``left_out`` (the streams left out, see ``streams_to_leave_out``).
     """
     method = spec["method"]
+    if not isinstance(cfg.keep_streams, bool):  # a string "False" would read as True
+        raise StreamFuseError(f"keep_streams must be True or False, got {cfg.keep_streams!r}")
     fused = not baseline(method)
     recipe = make_recipe(cfg.balance if fused else "none", len(spec["streams"]), seed=cfg.seed)  # OGM's noise follows the run's seed
     if fused and cfg.balance != "none" and (cfg.aux_loss > 0 or cfg.stacked):
