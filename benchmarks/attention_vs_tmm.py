@@ -39,6 +39,11 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--min-run-time", type=float, default=0.3)
     args = p.parse_args(argv)
+    for name in ("rounds", "threads"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if not args.min_run_time > 0:  # also refuses nan
+        p.error(f"--min-run-time must be > 0 seconds, got {args.min_run_time}")
     if TMM is None:
         p.error(f"torchmultimodal is not installed; {TMM_INSTALL}")
     torch.set_num_threads(args.threads)

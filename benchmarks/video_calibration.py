@@ -31,6 +31,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    for name in ("seeds", "epochs", "batch_size", "threads"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if not (args.lr > 0 and args.lr < float("inf")):  # also refuses nan
+        p.error(f"--lr must be a finite number > 0, got {args.lr}")
     torch.set_num_threads(args.threads)
     data = load_data("video")  # default sizes: 600 training, 300 test clips
     y = data.test.labels
