@@ -125,3 +125,9 @@ def test_keep_streams_must_be_a_bool(value):
     streams, y, spec = synthetic(n=12)
     with pytest.raises(StreamFuseError, match="keep_streams must be True or False"):
         train_model(spec, streams, y, TrainConfig(epochs=1, keep_streams=value))
+
+
+def test_warm_start_without_a_validation_split_keeps_every_stream():
+    streams, y, spec = synthetic(n=48)
+    _, info = train_model(spec, streams, y, TrainConfig(epochs=1, batch_size=16, width=16, val_fraction=0.0, balance="warmstart"))
+    assert info["left_out"] == [] and all(e == {"gain": 0.0, "t": None, "n": 0} for e in info["stream_evidence"].values())

@@ -223,11 +223,13 @@ def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainCo
     """
     tr_idx, va_idx = stratified_split(labels, cfg.val_fraction, cfg.seed)
     y, n = labels[va_idx], len(va_idx)
+    if n == 0:  # val_fraction 0: nothing to tell from
+        return {"gain": 0.0, "t": None, "n": 0}
     scores = predict(model, take(streams, va_idx), cfg.batch_size * 4, device=next(model.parameters()).device)
     k = scores.shape[1]
     prior = torch.log((torch.bincount(labels[tr_idx], minlength=k).double() + 1) / (len(tr_idx) + k))
     gain = -F.cross_entropy(scores.double(), y, reduction="none") - prior[y]
-    mean = float(gain.mean()) if n else 0.0
+    mean = float(gain.mean())
     t = None
     if n >= 30:
         sd = float(gain.std())
