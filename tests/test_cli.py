@@ -134,7 +134,7 @@ def test_balance_defaults_to_the_preset_and_yields_to_aux_loss_and_stacked(comma
     def balance(*extra):
         return _train_config(build_parser().parse_args([*command, *extra])).balance
 
-    assert balance() == PRESETS["video"]["balance"] == "warmstart"
+    assert balance() == PRESETS["video"]["balance"] == "masked"
     assert balance("--balance", "gblend") == "gblend"
     assert balance("--aux-loss", "0.5") == balance("--stacked") == "none"  # recipes of plain joint training
 

@@ -106,6 +106,55 @@ def test_warm_start_begins_from_the_single_stream_encoders(monkeypatch):
             assert torch.equal(v, states[s][k]), f"{s}.{k}"
 
 
+@pytest.mark.parametrize("method", ["scalar", "attention", "gmu", "transformer"])
+def test_masked_scores_are_the_fused_head_with_one_stream_present(method):
+    streams, y, spec = synthetic(n=12)
+    torch.manual_seed(0)
+    model = build_model(dict(spec, method=method)).eval()
+    scores, aux = model(streams, return_aux="masked")
+    torch.testing.assert_close(scores, model(streams))
+    assert list(aux) == spec["streams"]
+    for i, s in enumerate(spec["streams"]):
+        alone = torch.zeros(12, 3, dtype=torch.bool)
+        alone[:, i] = True
+        torch.testing.assert_close(aux[s], model(streams, mask=alone))
+        changed = {k: (v if k == s else v * 100 + 3) for k, v in streams.items()}
+        torch.testing.assert_close(model(changed, return_aux="masked")[1][s], aux[s])  # reads stream s only
+    model.leave_out(["b"])
+    assert list(model(streams, return_aux="masked")[1]) == ["a", "c"]  # a left-out stream is not scored
+    with pytest.raises(StreamFuseError, match="return_aux='masked' scores each stream"):
+        model(streams, return_aux=True)  # no per-stream heads: the error names the alternative
+
+
+def test_masked_recipe_trains_through_the_fused_head_without_stream_heads(monkeypatch):
+    streams, y, spec = synthetic(n=72)
+    calls = []
+    original = MultiStreamNet.masked_scores
+
+    def spy(self, feats):
+        out = original(self, feats)
+        calls.append((hasattr(self, "aux_heads"), sorted(out), self.training))
+        return out
+
+    monkeypatch.setattr(MultiStreamNet, "masked_scores", spy)
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=0, width=16, balance="masked", keep_streams=True)
+    model, info = train_model(dict(spec, method="scalar"), streams, y, cfg)
+    steps = 2 * math.ceil(61 / 16)  # 72 samples, 11 of them validation
+    assert len(calls) == steps and all(c == (False, spec["streams"], True) for c in calls)
+    recipe = make_recipe("masked", 3)
+    g = torch.Generator().manual_seed(1)
+    fused, a, b = (torch.randn(5, 3, generator=g) for _ in range(3))
+    yy = torch.tensor([0, 2, 1, 1, 0])
+    expected = F.cross_entropy(fused, yy) + (F.cross_entropy(a, yy) + F.cross_entropy(b, yy)) / 2
+    torch.testing.assert_close(recipe.loss((fused, {"a": a, "b": b}), yy), expected)
+    # left-out streams are not scored
+    calls.clear()
+    streams, y, spec = synthetic(n=240)  # >= 30 validation samples: enough to tell noise streams
+    model, info = train_model(dict(spec, method="scalar"), streams, y, TrainConfig(**dict(cfg.to_dict(), keep_streams=False, epochs=1)))
+    assert info["left_out"] and calls
+    assert all(c[1] == sorted(set(spec["streams"]) - set(info["left_out"])) for c in calls)
+
+
 def test_single_stream_models_are_reused_not_retrained():
     streams, y, spec = synthetic(n=48)
     cfg = TrainConfig(epochs=1, batch_size=16, seed=5, width=16)

@@ -69,6 +69,13 @@ def test_two_process_gloo_run_ends_with_identical_parameters(ddp_run):
             assert torch.equal(r0["state"][k], r1["state"][k]), f"{balance}: {k} differs between ranks"
 
 
+def test_ddp_trains_with_streams_left_out(ddp_run):
+    r0, r1 = (torch.load(ddp_run / f"leave-out-rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0["left_out"] and r0["left_out"] == r1["left_out"]
+    for k in r0["state"]:
+        assert torch.equal(r0["state"][k], r1["state"][k]), k
+
+
 @pytest.mark.parametrize("balance", ["none", "warmstart"])
 def test_ddp_equals_one_process_with_the_whole_batch(ddp_run, balance, monkeypatch):
     from streamfuse.training import train_model

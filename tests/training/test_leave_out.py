@@ -93,6 +93,11 @@ def test_validation_evidence_against_a_hand_computation():
     assert ev["n"] == len(va) == 30
     assert ev["gain"] == pytest.approx(mean, rel=1e-9)
     assert ev["t"] == pytest.approx(mean / (sd / math.sqrt(len(gain))), rel=1e-9)
+    # accuracy against the prior's, which always predicts class 0 (the most frequent in training)
+    hits = sum(int(scores[i].argmax()) == int(labels[i]) for i in va.tolist())
+    p0 = sum(int(labels[i]) == 0 for i in va.tolist()) / 30
+    assert 0 < p0 < 1 and ev["accuracy"] == pytest.approx(hits / 30) and ev["prior_accuracy"] == pytest.approx(p0)
+    assert ev["z"] == pytest.approx((hits / 30 - p0) / math.sqrt(p0 * (1 - p0) / 30), rel=1e-9)
     perfect = F.one_hot(labels, k).double() * 20
     assert validation_evidence(_Fixed(perfect), {"i": torch.arange(n).float().unsqueeze(1)}, labels, cfg)["t"] > LEAVE_OUT_T
 
@@ -100,6 +105,10 @@ def test_validation_evidence_against_a_hand_computation():
 def test_which_streams_are_left_out():
     ev = {"a": {"t": 5.0}, "b": {"t": 1.0}, "c": {"t": -3.0}}
     assert streams_to_leave_out(ev) == ["b", "c"]
+    # either statistic keeps a stream: an overconfident weak model (low t) with a clear accuracy lead (z)
+    ev = {"a": {"t": 5.0, "z": 6.0}, "b": {"t": 0.97, "z": 3.6}, "c": {"t": -1.3, "z": 1.4}}
+    assert streams_to_leave_out(ev) == ["c"]
+    assert streams_to_leave_out({"a": {"t": LEAVE_OUT_T - 0.01, "z": None}, "b": {"t": -1.0, "z": 0.0}}) == ["b"]
     assert streams_to_leave_out({"a": {"t": 1.0}, "b": {"t": -2.0}}) == ["b"]  # the strongest stays
     assert streams_to_leave_out({"a": {"t": -1.0}, "b": {"t": 0.5}, "c": {"t": 0.2}}) == ["a", "c"]
     assert streams_to_leave_out({"a": {"t": 5.0}, "b": {"t": None}}) == []  # too few samples to tell
@@ -112,7 +121,8 @@ def test_warm_start_leaves_out_the_noise_streams_and_keep_streams_keeps_them():
     model, info = train_model(spec, streams, y, cfg)
     assert info["stream_evidence"]["a"]["t"] > LEAVE_OUT_T
     assert "a" not in info["left_out"] and info["left_out"] == model.left_out
-    assert set(info["left_out"]) == {s for s in ("b", "c") if info["stream_evidence"][s]["t"] < LEAVE_OUT_T}
+    ev = info["stream_evidence"]
+    assert set(info["left_out"]) == {s for s in ("b", "c") if max(ev[s]["t"], ev[s]["z"]) < LEAVE_OUT_T}
     assert info["left_out"], info["stream_evidence"]  # pure noise here: at least one shows nothing
     kept, info_kept = train_model(spec, streams, y, TrainConfig(**dict(cfg.to_dict(), keep_streams=True)))
     assert info_kept["left_out"] == [] and kept.left_out == []
@@ -130,4 +140,4 @@ def test_keep_streams_must_be_a_bool(value):
 def test_warm_start_without_a_validation_split_keeps_every_stream():
     streams, y, spec = synthetic(n=48)
     _, info = train_model(spec, streams, y, TrainConfig(epochs=1, batch_size=16, width=16, val_fraction=0.0, balance="warmstart"))
-    assert info["left_out"] == [] and all(e == {"gain": 0.0, "t": None, "n": 0} for e in info["stream_evidence"].values())
+    assert info["left_out"] == [] and all(e["t"] is None and e["z"] is None and e["n"] == 0 for e in info["stream_evidence"].values())

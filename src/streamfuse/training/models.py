@@ -144,8 +144,10 @@ class MultiStreamNet(_EncoderNet):
 
     Call: ``net(streams, mask=None, return_weights=False, return_aux=False)``. Returns scores
     ``(N, K)``, then the fusion's weights if ``return_weights``, then if ``return_aux`` a
-    name->``(N, K)`` dict of the per-stream heads' scores (computed for every stream, whatever
-    the mask; ``return_aux="probe"``: from detached encoder outputs).
+    name->``(N, K)`` dict of per-stream scores, whatever the mask: ``True``, the per-stream heads'
+    (every stream); ``"probe"``, the same from detached encoder outputs; ``"masked"``, the fused
+    head's own scores with that stream alone present (``masked_scores``; every stream the model
+    reads, no per-stream heads needed).
 
     ``aux_loss`` > 0 (or ``stream_heads``) adds one classifier per stream on its own encoder
     output ("deep supervision" of each branch, as in Gradient Blending: Wang, Tran & Feiszli,
@@ -169,11 +171,30 @@ class MultiStreamNet(_EncoderNet):
         out = self.blank_rows(self.head(feats, mask=mask, return_weights=return_weights), uninformed)
         if not return_aux:
             return out
-        if not hasattr(self, "aux_heads"):
-            raise StreamFuseError("return_aux=True needs a model built with aux_loss > 0 or stream_heads (it has no per-stream heads)")
-        # "probe": the heads read detached features, so their losses train them but not the encoders
-        aux = {s: head(feats[s].detach() if return_aux == "probe" else feats[s]) for s, head in self.aux_heads.items()}
+        if return_aux == "masked":
+            aux = self.masked_scores(feats)
+        elif not hasattr(self, "aux_heads"):
+            raise StreamFuseError(
+                f"return_aux={return_aux!r} needs a model built with aux_loss > 0 or stream_heads (it has no "
+                f"per-stream heads); return_aux='masked' scores each stream through the fused head instead"
+            )
+        else:  # "probe": the heads read detached features, so their losses train them but not the encoders
+            aux = {s: head(feats[s].detach() if return_aux == "probe" else feats[s]) for s, head in self.aux_heads.items()}
         return (*out, aux) if return_weights else (out, aux)
+
+    def masked_scores(self, feats: dict) -> dict:
+        """``{stream: (N, K)}``: the fused head's scores with that stream alone present (every
+        other stream masked out), for each stream the model reads; left-out streams are skipped.
+        ``feats``: the encoder maps of ``encode``. A loss on these trains each stream's path
+        through the shared head to classify on its own (the ``masked`` balance recipe)."""
+        first = next(iter(feats.values()))
+        out = {}
+        for i, (s, kept) in enumerate(zip(self.stream_names, self.stream_kept.tolist())):
+            if kept:
+                only = torch.zeros(first.shape[0], len(self.stream_names), dtype=torch.bool, device=first.device)
+                only[:, i] = True
+                out[s] = self.head(feats, mask=only)
+        return out
 
 
 class LateFusionNet(_EncoderNet):
@@ -185,8 +206,9 @@ class LateFusionNet(_EncoderNet):
     started at zero (so training starts from the plain mean). Returned like any fusion's weights.
 
     Call: ``net(streams, mask=None, return_weights=False, return_aux=False)`` -> scores ``(N, K)``,
-    then weights ``(N, S)``, then the per-stream scores ``{stream: (N, K)}``. A mask row with no
-    present stream is an error, as for every fusion.
+    then weights ``(N, S)``, then the per-stream scores ``{stream: (N, K)}`` (whatever
+    ``return_aux`` asks: each stream's classifier is also what the model scores with that stream
+    alone, i.e. ``"masked"``). A mask row with no present stream is an error, as for every fusion.
     """
 
     def __init__(self, streams, kinds, in_channels, num_classes, width=32, dropout=0.5, pool="avg", learned=False):

@@ -56,6 +56,12 @@ class BalanceRecipe:
     def __init__(self, num_streams: int, seed: int = 0) -> None:
         self.num_streams, self.seed = num_streams, seed
 
+    @property
+    def aux_mode(self):
+        """What the model's ``return_aux`` is asked for: per-stream heads on detached features
+        ("probe"), on live features (True), or the fused head with one stream present ("masked")."""
+        return "probe" if self.probe else True
+
     def loss(self, out, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, y)
 

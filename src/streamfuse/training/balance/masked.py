@@ -1,0 +1,35 @@
+"""``masked``: warm start, then joint fine-tuning in which each stream's loss is the fused head's
+own loss with every other stream masked out:
+
+    loss = CE(head(all streams)) + mean_i CE(head(stream i alone))
+
+Why: with ``warmstart`` the per-stream losses train separate classifiers, so each encoder learns,
+but the fused head's path from a slower stream (its projection, its share of the classifier) is
+trained only through the fused loss, scaled by that stream's small weight, and stays weak: the
+fused model reads the fastest stream (BENCHMARKS.md, "Per-stream losses through the fused head").
+Scoring each stream alone through the shared head trains every path to classify by itself, so the
+fused sum adds evidence from every stream. The head is shared across streams as in MLA (Zhang,
+Yoon, Bansal & Yao, "Multimodal Representation Learning by Alternating Unimodal Adaptation",
+CVPR 2024, https://arxiv.org/abs/2311.10707), which trains it on one modality at a time; here
+every stream's pass and the fused pass share each step. Masking whole streams during training is
+ModDrop's (Neverova et al., "ModDrop: adaptive multi-modal gesture recognition", TPAMI 2016,
+https://arxiv.org/abs/1501.00102), made deterministic: every stream alone, every step.
+
+The extra cost is S more passes of the head per step (the encoders run once); the trained model
+computes exactly what ``build_model(spec)`` computes (no per-stream heads are built). Streams left
+out (see ``loop.streams_to_leave_out``) are not scored.
+"""
+
+from __future__ import annotations
+
+from .base import register_balance
+from .warmstart import WarmStart
+
+
+@register_balance("masked")
+class MaskedStreamLosses(WarmStart):
+    """``warmstart`` whose per-stream losses go through the fused head, one stream present at a
+    time: ``CE(fused) + mean_i CE(head(stream i alone))``."""
+
+    summary = "warmstart whose per-stream losses go through the fused head, the other streams masked"
+    aux_mode = "masked"
