@@ -85,7 +85,7 @@ def test_ogm_probe_heads_do_not_train_the_encoders():
 def test_warm_start_begins_from_the_single_stream_encoders(monkeypatch):
     streams, y, spec = synthetic(n=64)
     cfg = TrainConfig(epochs=2, batch_size=16, seed=1, width=16, balance="warmstart")
-    states, _, _ = _train_singles(spec, streams, y, cfg)
+    states, _, _, _ = _train_singles(spec, streams, y, cfg)
     for s in spec["streams"]:  # each equals the encoder of the `single:<s>` baseline trained alone
         single, _ = train_model(dict(spec, method=f"single:{s}"), streams, y, TrainConfig(epochs=2, batch_size=16, seed=1, width=16))
         for k, v in single.encoders[s].state_dict().items():
@@ -153,6 +153,30 @@ def test_masked_recipe_trains_through_the_fused_head_without_stream_heads(monkey
     model, info = train_model(dict(spec, method="scalar"), streams, y, TrainConfig(**dict(cfg.to_dict(), keep_streams=False, epochs=1)))
     assert info["left_out"] and calls
     assert all(c[1] == sorted(set(spec["streams"]) - set(info["left_out"])) for c in calls)
+
+
+def test_a_warm_started_learned_late_fusion_starts_as_the_late_fusion_of_the_singles(monkeypatch):
+    from streamfuse.training.models import LateFusionNet
+
+    streams, y, spec = synthetic(n=64)
+    spec = dict(spec, method="late_learned", pool="max")
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=1, width=16, balance="masked", keep_streams=True)
+    singles = {s: train_model(dict(spec, method=f"single:{s}"), streams, y, cfg)[0] for s in spec["streams"]}
+    seen = []
+    original = LateFusionNet.load_classifiers
+
+    def spy(self, states):
+        original(self, states)
+        seen.append(copy.deepcopy(self).eval())
+
+    monkeypatch.setattr(LateFusionNet, "load_classifiers", spy)
+    train_model(spec, streams, y, cfg)
+    (start,) = seen
+    with torch.no_grad():
+        expected = sum(singles[s](streams) for s in spec["streams"]) / 3  # theta and gate start at zero
+        torch.testing.assert_close(start(streams), expected)
+    with pytest.raises(StreamFuseError, match="classifier weights for stream 'x'"):
+        start.load_classifiers({"x": {}})
 
 
 def test_single_stream_models_are_reused_not_retrained():

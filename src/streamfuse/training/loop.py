@@ -194,16 +194,27 @@ def _single_spec(spec: dict, stream: str) -> dict:
     return single
 
 
-def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, tuple[float, float], dict]:
+def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> tuple[dict, tuple[float, float], dict, dict]:
     """Each stream's encoder trained alone (as ``single:<stream>``): ``({stream: state_dict},
-    (wall seconds, CPU seconds), {stream: validation evidence})`` (see ``validation_evidence``)."""
-    states, wall, cpu, evidence = {}, 0.0, 0.0, {}
+    (wall seconds, CPU seconds), {stream: validation evidence}, {stream: classifier})`` (see
+    ``validation_evidence``; the classifier as ``single_classifier`` gives it)."""
+    states, wall, cpu, evidence, classifiers = {}, 0.0, 0.0, {}, {}
     for s in spec["streams"]:
         model, info = train_model(_single_spec(spec, s), streams, labels, _solo_cfg(cfg))
         states[s] = copy.deepcopy(model.encoders[s].state_dict())
+        classifiers[s] = single_classifier(model)
         wall, cpu = wall + info["train_seconds"], cpu + info["train_cpu_seconds"]
         evidence[s] = validation_evidence(model, streams, labels, cfg)
-    return states, (wall, cpu), evidence
+    return states, (wall, cpu), evidence, classifiers
+
+
+@torch.no_grad()
+def single_classifier(model) -> dict:
+    """A ``single:<stream>`` model's head, ``pool -> Linear(C, C) -> dropout -> fc``, as the one
+    linear map ``{"weight": (K, C), "bias": (K,)}`` it computes in eval mode (the layout of a
+    ``stream_classifier``'s last layer)."""
+    proj, fc = model.head.fusion.proj, model.head.fc
+    return {"weight": fc.weight @ proj.weight, "bias": fc.weight @ proj.bias + fc.bias}
 
 
 # Two one-sided tests of "this stream alone predicts validation labels better than the class
@@ -281,7 +292,7 @@ def _train_encoders(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainC
     (measured in BENCHMARKS.md, "`--stacked`").
     """
     half_a, half_b = stratified_split(labels, 0.5, cfg.seed)
-    states, cost, _ = _train_singles(spec, take(streams, half_a), labels[half_a], cfg)
+    states, cost, _, _ = _train_singles(spec, take(streams, half_a), labels[half_a], cfg)
     return take(streams, half_b), labels[half_b], states, cost
 
 
@@ -341,12 +352,12 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     # Tiny gradients and BatchNorm statistics produce denormal floats, which x86 CPUs process
     # far more slowly; flushing them to zero changes no result we report.
     torch.set_flush_denormal(True)
-    encoder_states, pre, evidence = None, (0.0, 0.0), {}
+    encoder_states, pre, evidence, classifiers = None, (0.0, 0.0), {}, {}
     fit_on = train_streams  # the standardizer (spec "standardize") sees the whole training split given here
     if cfg.stacked and fused:
         train_streams, train_labels, encoder_states, pre = _train_encoders(spec, train_streams, train_labels, cfg)
     elif recipe.warm_start:
-        encoder_states, pre, evidence = _train_singles(spec, train_streams, train_labels, cfg)
+        encoder_states, pre, evidence, classifiers = _train_singles(spec, train_streams, train_labels, cfg)
     start, start_cpu = time.perf_counter(), time.process_time()
     torch.manual_seed(cfg.seed)
     # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
@@ -365,6 +376,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
             model.freeze_encoders(encoder_states)
         else:
             model.load_encoders(encoder_states)
+            if hasattr(model, "load_classifiers"):  # score-level models: start as the late fusion of the singles
+                model.load_classifiers(classifiers)
     # a stream whose own model predicts validation labels no better than the class prior (pure
     # noise, memorised) is left out of the fused model: the fused head would otherwise fit its
     # memorised training features and fail on new samples (BENCHMARKS.md, "Leaving out")

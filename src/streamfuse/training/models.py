@@ -226,6 +226,15 @@ class LateFusionNet(_EncoderNet):
     def no_weight_decay(self) -> set[str]:
         return {"theta"} if self.learned else set()
 
+    def load_classifiers(self, states: dict) -> None:
+        """Copy ``{stream: {"weight": (K, width), "bias": (K,)}}`` into the named streams' last
+        classifier layers (warm start: with each stream's single-stream head, so that the model
+        starts as the late fusion of the single-stream models)."""
+        for s, state in states.items():
+            if s not in self.classifiers:
+                raise StreamFuseError(f"classifier weights for stream {s!r}, but the model's streams are {self.stream_names}")
+            self.classifiers[s][-1].load_state_dict(state)
+
     def forward(self, streams, mask=None, return_weights=False, return_aux=False):
         feats = self.encode(streams)
         per_stream = {s: self.classifiers[s](f) for s, f in feats.items()}
