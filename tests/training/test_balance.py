@@ -82,9 +82,10 @@ def test_ogm_probe_heads_do_not_train_the_encoders():
     assert all(p.grad is not None for p in model.aux_heads.parameters())
 
 
-def test_warm_start_begins_from_the_single_stream_encoders(monkeypatch):
+@pytest.mark.parametrize("balance", [name for name, recipe in BALANCE.items() if recipe.warm_start])
+def test_warm_start_begins_from_the_single_stream_encoders(monkeypatch, balance):
     streams, y, spec = synthetic(n=64)
-    cfg = TrainConfig(epochs=2, batch_size=16, seed=1, width=16, balance="warmstart")
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=1, width=16, balance=balance)
     states, _, _, _ = _train_singles(spec, streams, y, cfg)
     for s in spec["streams"]:  # each equals the encoder of the `single:<s>` baseline trained alone
         single, _ = train_model(dict(spec, method=f"single:{s}"), streams, y, TrainConfig(epochs=2, batch_size=16, seed=1, width=16))
