@@ -53,7 +53,7 @@ class _EncoderNet(nn.Module):
         self.encoders = nn.ModuleDict({s: make_encoder(kinds[s], in_channels[s], width) for s in self.stream_names})
         # streams the model leaves out (``leave_out``), kept in the state dict so checkpoints carry it
         self.register_buffer("stream_kept", torch.ones(len(self.stream_names), dtype=torch.bool))
-        self._any_left_out = False  # a Python mirror of stream_kept: no device sync per forward
+        self._kept = [True] * len(self.stream_names)  # a Python mirror of stream_kept: no device sync per forward
 
     @property
     def left_out(self) -> list[str]:
@@ -71,13 +71,13 @@ class _EncoderNet(nn.Module):
             raise StreamFuseError(f"leave_out: got {list(streams)}; expected a proper subset of the streams {self.stream_names}")
         for s in streams:
             self.stream_kept[self.stream_names.index(s)] = False
-        self._any_left_out = bool(streams)
+        self._kept = self.stream_kept.tolist()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # checkpoints written before streams could be left out have no stream_kept: all kept
         kept = state_dict.setdefault(prefix + "stream_kept", torch.ones(len(self.stream_names), dtype=torch.bool))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-        self._any_left_out = not bool(kept.all())
+        self._kept = [bool(k) for k in kept.tolist()]
 
     def present_mask(self, mask, n: int):
         """``(mask, uninformed)``: the caller's mask ``(N, S)`` (None: all present) with left-out
@@ -89,7 +89,7 @@ class _EncoderNet(nn.Module):
                 raise StreamFuseError(f"mask must be bool (N, S) = ({n}, {s}), got {mask.dtype} {tuple(mask.shape)}")
             if n and not bool(mask.any(1).all()):
                 raise StreamFuseError(f"mask: sample(s) {(~mask.any(1)).nonzero().flatten().tolist()[:5]} have no present stream; at least one of {self.stream_names} must be present")
-        if not self._any_left_out:
+        if all(self._kept):
             return mask, None
         kept = self.stream_kept.unsqueeze(0)
         given = kept.expand(n, s) if mask is None else mask & kept
@@ -189,7 +189,7 @@ class MultiStreamNet(_EncoderNet):
         through the shared head to classify on its own (the ``masked`` balance recipe)."""
         first = next(iter(feats.values()))
         out = {}
-        for i, (s, kept) in enumerate(zip(self.stream_names, self.stream_kept.tolist())):
+        for i, (s, kept) in enumerate(zip(self.stream_names, self._kept)):
             if kept:
                 only = torch.zeros(first.shape[0], len(self.stream_names), dtype=torch.bool, device=first.device)
                 only[:, i] = True
