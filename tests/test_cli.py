@@ -143,12 +143,13 @@ def test_the_left_out_note_says_why_with_both_statistics():
     from streamfuse.cli import _left_out_note
 
     assert _left_out_note({"left_out": []}) == ""
-    ev = {"pose": {"gain": -0.0648, "t": -1.34, "accuracy": 0.167, "prior_accuracy": 0.125, "z": 1.07, "n": 72}}
+    ev = {"pose": {"gain": -0.0648, "t": -1.34, "accuracy": 0.167, "prior_accuracy": 0.125, "z": 1.07, "n": 72, "looks": 15}}
     note = _left_out_note({"left_out": ["pose"], "stream_evidence": ev})
-    assert "pose (alone on validation: accuracy 0.17 vs the class prior's 0.12, z=1.1; 0.06 nats/sample below the prior, t=-1.3)" in note
+    assert ("pose (alone on validation: accuracy 0.17 vs the class prior's 0.12, z=1.1 < 2.94; "
+            "0.06 nats/sample below the prior, t=-1.3 < 1.96)") in note
     assert "--keep-streams" in note
     old = {"pose": {"gain": 0.02, "t": 0.5, "n": 72}}  # a run recorded before the accuracy test
-    assert "pose (alone on validation: 0.02 nats/sample above the prior, t=0.5)" in _left_out_note({"left_out": ["pose"], "stream_evidence": old})
+    assert "pose (alone on validation: 0.02 nats/sample above the prior, t=0.5 < 1.96)" in _left_out_note({"left_out": ["pose"], "stream_evidence": old})
 
 
 def test_fusion_options_reach_the_model(tmp_path):

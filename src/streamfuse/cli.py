@@ -42,17 +42,21 @@ def _missing_extra(command: str) -> StreamFuseError | None:
 
 
 def _left_out_note(run: dict) -> str:
-    """``"  [left out: pose (alone on validation: accuracy 0.17 vs the class prior's 0.12, z=1.4;
-    0.06 nats/sample below the prior, t=-1.3); ...]"``, or ""."""
+    """``"  [left out: pose (alone on validation: accuracy 0.17 vs the class prior's 0.12, z=1.1 <
+    2.94; 0.06 nats/sample below the prior, t=-1.3 < 1.96); ...]"``, or ""."""
     if not run.get("left_out"):
         return ""
     ev = run.get("stream_evidence", {})
 
+    from .training.loop import LEAVE_OUT_T, accuracy_threshold
+
     def why(e: dict) -> str:
-        acc = (f"accuracy {e['accuracy']:.2f} vs the class prior's {e['prior_accuracy']:.2f}, z={e['z']:.1f}; "
-               if e.get("z") is not None else "")  # runs recorded before z was measured have none
+        acc = ""
+        if e.get("z") is not None:  # runs recorded before the accuracy test have no z
+            acc = (f"accuracy {e['accuracy']:.2f} vs the class prior's {e['prior_accuracy']:.2f}, z={e['z']:.1f} "
+                   f"< {accuracy_threshold(e.get('looks', 1)):.2f}; ")
         return (f"alone on validation: {acc}{abs(e['gain']):.2f} nats/sample {'below' if e['gain'] < 0 else 'above'} "
-                f"the prior, t={e['t']:.1f}")
+                f"the prior, t={e['t']:.1f} < {LEAVE_OUT_T:.2f}")
 
     parts = [f"{s} ({why(ev[s])})" if s in ev else s for s in run["left_out"]]
     return f"  [left out: {', '.join(parts)}; --keep-streams keeps every stream]"

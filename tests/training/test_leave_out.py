@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from streamfuse import StreamFuseError
 from streamfuse.training import TrainConfig, build_model, train_model
-from streamfuse.training.loop import LEAVE_OUT_T, stratified_split, streams_to_leave_out, validation_evidence
+from streamfuse.training.loop import LEAVE_OUT_T, accuracy_threshold, stratified_split, streams_to_leave_out, validation_evidence
 
 from .test_loop import synthetic
 
@@ -98,6 +98,7 @@ def test_validation_evidence_against_a_hand_computation():
     p0 = sum(int(labels[i]) == 0 for i in va.tolist()) / 30
     assert 0 < p0 < 1 and ev["accuracy"] == pytest.approx(hits / 30) and ev["prior_accuracy"] == pytest.approx(p0)
     assert ev["z"] == pytest.approx((hits / 30 - p0) / math.sqrt(p0 * (1 - p0) / 30), rel=1e-9)
+    assert ev["looks"] == 1 and validation_evidence(_Fixed(scores), {"i": torch.arange(n).float().unsqueeze(1)}, labels, cfg, looks=7)["looks"] == 7
     perfect = F.one_hot(labels, k).double() * 20
     assert validation_evidence(_Fixed(perfect), {"i": torch.arange(n).float().unsqueeze(1)}, labels, cfg)["t"] > LEAVE_OUT_T
 
@@ -106,8 +107,13 @@ def test_which_streams_are_left_out():
     ev = {"a": {"t": 5.0}, "b": {"t": 1.0}, "c": {"t": -3.0}}
     assert streams_to_leave_out(ev) == ["b", "c"]
     # either statistic keeps a stream: an overconfident weak model (low t) with a clear accuracy lead (z)
-    ev = {"a": {"t": 5.0, "z": 6.0}, "b": {"t": 0.97, "z": 3.6}, "c": {"t": -1.3, "z": 1.4}}
+    ev = {"a": {"t": 5.0, "z": 6.0, "looks": 15}, "b": {"t": 0.97, "z": 3.6, "looks": 15}, "c": {"t": -1.3, "z": 1.4, "looks": 15}}
     assert streams_to_leave_out(ev) == ["c"]
+    # the accuracy bar rises with the epochs the model was chosen among (the best of 15 draws)
+    assert accuracy_threshold(1) == pytest.approx(LEAVE_OUT_T) and accuracy_threshold(15) == pytest.approx(2.935, abs=1e-3)
+    noise = {"t": -0.35, "z": 2.14}  # a noise stream whose best epoch hit 15 of 72 (seed 4 of --drop pose)
+    assert streams_to_leave_out({"a": {"t": 3.3, "z": 5.3, "looks": 15}, "b": dict(noise, looks=15)}) == ["b"]
+    assert streams_to_leave_out({"a": {"t": 3.3, "z": 5.3, "looks": 1}, "b": dict(noise, looks=1)}) == []
     assert streams_to_leave_out({"a": {"t": LEAVE_OUT_T - 0.01, "z": None}, "b": {"t": -1.0, "z": 0.0}}) == ["b"]
     assert streams_to_leave_out({"a": {"t": 1.0}, "b": {"t": -2.0}}) == ["b"]  # the strongest stays
     assert streams_to_leave_out({"a": {"t": -1.0}, "b": {"t": 0.5}, "c": {"t": 0.2}}) == ["a", "c"]
@@ -122,7 +128,9 @@ def test_warm_start_leaves_out_the_noise_streams_and_keep_streams_keeps_them():
     assert info["stream_evidence"]["a"]["t"] > LEAVE_OUT_T
     assert "a" not in info["left_out"] and info["left_out"] == model.left_out
     ev = info["stream_evidence"]
-    assert set(info["left_out"]) == {s for s in ("b", "c") if max(ev[s]["t"], ev[s]["z"]) < LEAVE_OUT_T}
+    assert all(e["looks"] == 4 for e in ev.values())  # the singles ran 4 epochs: chosen among 4
+    short = {s for s in ("b", "c") if ev[s]["t"] < LEAVE_OUT_T and ev[s]["z"] < accuracy_threshold(4)}
+    assert set(info["left_out"]) == short
     assert info["left_out"], info["stream_evidence"]  # pure noise here: at least one shows nothing
     kept, info_kept = train_model(spec, streams, y, TrainConfig(**dict(cfg.to_dict(), keep_streams=True)))
     assert info_kept["left_out"] == [] and kept.left_out == []

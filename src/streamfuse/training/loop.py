@@ -27,6 +27,7 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field, replace
+from statistics import NormalDist
 
 import torch
 import torch.nn.functional as F
@@ -204,7 +205,7 @@ def _train_singles(spec: dict, streams: dict, labels: torch.Tensor, cfg: TrainCo
         states[s] = copy.deepcopy(model.encoders[s].state_dict())
         classifiers[s] = single_classifier(model)
         wall, cpu = wall + info["train_seconds"], cpu + info["train_cpu_seconds"]
-        evidence[s] = validation_evidence(model, streams, labels, cfg)
+        evidence[s] = validation_evidence(model, streams, labels, cfg, looks=info["epochs_run"])
     return states, (wall, cpu), evidence, classifiers
 
 
@@ -219,19 +220,30 @@ def single_classifier(model) -> dict:
 
 # Two one-sided tests of "this stream alone predicts validation labels better than the class
 # prior", each at the 2.5 % level (together 5 %, Bonferroni), in the normal approximation:
-# validation splits have >= 30 samples wherever a stream is left out (see validation_evidence)
-LEAVE_OUT_T = 1.96
+# validation splits have >= 30 samples wherever a stream is left out (see validation_evidence).
+# The accuracy test also divides its level by the epochs the single-stream model was chosen
+# among: early stopping kept the epoch with the best accuracy on these same samples, so a noise
+# stream's accuracy is the best of that many draws (see accuracy_threshold).
+LEAVE_OUT_LEVEL = 0.025
+LEAVE_OUT_T = NormalDist().inv_cdf(1 - LEAVE_OUT_LEVEL)  # 1.96
+
+
+def accuracy_threshold(looks: int) -> float:
+    """The ``z`` an accuracy must reach when the model was chosen as the best of ``looks``
+    validation evaluations: the one-sided ``LEAVE_OUT_LEVEL / looks`` quantile (2.94 for 15)."""
+    return NormalDist().inv_cdf(1 - LEAVE_OUT_LEVEL / max(int(looks), 1))
 
 
 @torch.no_grad()
-def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainConfig) -> dict:
+def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainConfig, looks: int = 1) -> dict:
     """How much a trained model tells about the labels of the validation split, beyond the class
     prior, as two statistics (``None`` below 30 samples):
 
     ``"gain"``: mean over samples of log p_model(y) - log prior(y) (nats), ``"t"`` that mean over
     its standard error; ``"accuracy"`` and ``"prior_accuracy"`` (the prior always predicts its
     most frequent class), ``"z"`` their difference in binomial standard errors under the prior;
-    ``"n"``: validation samples.
+    ``"n"``: validation samples; ``"looks"``: the validation evaluations the model was chosen
+    among (its epochs run under early stopping), which the accuracy test corrects for.
 
     The prior is the training split's class frequencies (add-one smoothed), the best prediction
     that uses no stream. A stream whose model memorised its training samples (pure noise can be
@@ -243,7 +255,7 @@ def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainCo
     tr_idx, va_idx = stratified_split(labels, cfg.val_fraction, cfg.seed)
     y, n = labels[va_idx], len(va_idx)
     if n == 0:  # val_fraction 0: nothing to tell from
-        return {"gain": 0.0, "t": None, "accuracy": 0.0, "prior_accuracy": 0.0, "z": None, "n": 0}
+        return {"gain": 0.0, "t": None, "accuracy": 0.0, "prior_accuracy": 0.0, "z": None, "n": 0, "looks": looks}
     scores = predict(model, take(streams, va_idx), cfg.batch_size * 4, device=next(model.parameters()).device)
     k = scores.shape[1]
     counts = torch.bincount(labels[tr_idx], minlength=k).double()
@@ -258,24 +270,26 @@ def validation_evidence(model, streams: dict, labels: torch.Tensor, cfg: TrainCo
         t = mean / (sd / math.sqrt(n)) if sd > 0 else (math.inf if mean > 0 else -math.inf)
         se = math.sqrt(p0 * (1 - p0) / n)
         z = (accuracy - p0) / se if se > 0 else (math.inf if accuracy > p0 else -math.inf)
-    return {"gain": mean, "t": t, "accuracy": accuracy, "prior_accuracy": p0, "z": z, "n": n}
+    return {"gain": mean, "t": t, "accuracy": accuracy, "prior_accuracy": p0, "z": z, "n": n, "looks": looks}
 
 
 def _strength(e: dict) -> float:
-    """The larger of a stream's two statistics (``validation_evidence``; ``z`` may be absent)."""
+    """How far a stream's evidence (``validation_evidence``) clears its bar: the larger of
+    ``t - LEAVE_OUT_T`` and ``z - accuracy_threshold(looks)`` (``z`` may be absent); >= 0 keeps it."""
     z = e.get("z")
-    return e["t"] if z is None else max(e["t"], z)
+    t = e["t"] - LEAVE_OUT_T
+    return t if z is None else max(t, z - accuracy_threshold(e.get("looks", 1)))
 
 
 def streams_to_leave_out(evidence: dict) -> list[str]:
     """The streams whose model alone beats the class prior on validation data by neither measure
-    of ``validation_evidence`` (``t`` and ``z`` both below ``LEAVE_OUT_T``: one-sided 2.5 % each),
-    except the one with the strongest evidence when every stream falls short (a weak stream beside
-    a noise stream: keep the weak one); none when the validation split is too small to tell (some
-    ``t`` None)."""
+    of ``validation_evidence`` (``t`` below ``LEAVE_OUT_T`` and ``z`` below
+    ``accuracy_threshold(looks)``), except the one with the strongest evidence when every stream
+    falls short (a weak stream beside a noise stream: keep the weak one); none when the
+    validation split is too small to tell (some ``t`` None)."""
     if not evidence or any(e["t"] is None for e in evidence.values()):
         return []
-    out = [s for s, e in evidence.items() if _strength(e) < LEAVE_OUT_T]
+    out = [s for s, e in evidence.items() if _strength(e) < 0]
     if len(out) == len(evidence):
         out.remove(max(out, key=lambda s: _strength(evidence[s])))
     return out
