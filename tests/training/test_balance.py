@@ -125,6 +125,9 @@ def test_masked_scores_are_the_fused_head_with_one_stream_present(method):
     assert list(model(streams, return_aux="masked")[1]) == ["a", "c"]  # a left-out stream is not scored
     with pytest.raises(StreamFuseError, match="return_aux='masked' scores each stream"):
         model(streams, return_aux=True)  # no per-stream heads: the error names the alternative
+    for bad in ("mask", 1, None):
+        with pytest.raises(StreamFuseError, match="return_aux must be one of"):
+            model(streams, return_aux=bad)
 
 
 def test_masked_recipe_trains_through_the_fused_head_without_stream_heads(monkeypatch):

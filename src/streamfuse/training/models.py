@@ -38,6 +38,14 @@ from .model_methods import model_method, register_model_method
 from .standardize import StreamStandardizer
 
 
+RETURN_AUX = (False, True, "probe", "masked")  # what a reference network's return_aux accepts
+
+
+def check_return_aux(value) -> None:
+    if not any(value is v or (isinstance(value, str) and value == v) for v in RETURN_AUX):
+        raise StreamFuseError(f"return_aux must be one of {RETURN_AUX}, got {value!r}")
+
+
 class _EncoderNet(nn.Module):
     """Per-stream encoders, stream selection and freezing, shared by every reference network.
 
@@ -166,6 +174,7 @@ class MultiStreamNet(_EncoderNet):
             self.aux_heads = nn.ModuleDict({s: stream_classifier(width, num_classes, pool, dropout) for s in self.stream_names})
 
     def forward(self, streams, mask=None, return_weights=False, return_aux=False):
+        check_return_aux(return_aux)
         feats = self.encode(streams)
         mask, uninformed = self.present_mask(mask, next(iter(feats.values())).shape[0])
         out = self.blank_rows(self.head(feats, mask=mask, return_weights=return_weights), uninformed)
@@ -236,6 +245,7 @@ class LateFusionNet(_EncoderNet):
             self.classifiers[s][-1].load_state_dict(state)
 
     def forward(self, streams, mask=None, return_weights=False, return_aux=False):
+        check_return_aux(return_aux)
         feats = self.encode(streams)
         per_stream = {s: self.classifiers[s](f) for s, f in feats.items()}
         scores = torch.stack(list(per_stream.values()), dim=1)  # (N, S, K)
