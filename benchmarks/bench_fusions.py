@@ -250,6 +250,7 @@ class Result:
     infer_peak: int | None = None
     flops: int | None = None
     compile_s: float | None = None
+    stacked_input: bool | None = None  # floor candidates: reads the pre-stacked (N, S, D) copy
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if v is not None}
@@ -354,6 +355,7 @@ def measure_floor(xs, s: Settings) -> dict:
     for name, (fn, stacked_input) in floor_candidates(s).items():
         inputs = [X] if stacked_input else list(xs)
         out[name] = measure(lambda _xs, fn=fn: fn(xs, X, w), [], s, params=[w] + inputs)
+        out[name].stacked_input = stacked_input
     return out
 
 
@@ -493,9 +495,15 @@ def attach_floor(row, case: Case, s: Settings, cache: dict) -> None:
         cands = measure_floor(make_streams(case.in_dims, case.n, (), s.device), s)
         best = min(cands, key=lambda k: cands[k].fwd)
         best_fb = min(cands, key=lambda k: cands[k].fb)
+        # the fused modules take a list of streams: the fastest candidate that reads the same list
+        # (no pre-stacked (N, S, D) copy) is the floor for that input, reported beside the overall one
+        listed = [k for k in cands if not cands[k].stacked_input]
+        best_list = min(listed, key=lambda k: cands[k].fwd)
+        best_list_fb = min(listed, key=lambda k: cands[k].fb)
         cache[key] = {"candidates": {k: v.as_dict() for k, v in cands.items()}, "best_fwd": best, "best_fb": best_fb,
                       "floor": {"fwd": cands[best].fwd, "fb": cands[best_fb].fb,
-                                "peak": min(v.peak for v in cands.values())}}
+                                "peak": min(v.peak for v in cands.values())},
+                      "list_floor": {"fwd": cands[best_list].fwd, "fb": cands[best_list_fb].fb}}
         print(f"     floor S={key[0]}: " + ", ".join(f"{k}={v.fwd * 1e3:.3f}ms" for k, v in cands.items()))
     row.update(cache[key])
 
@@ -636,6 +644,9 @@ def evaluate_targets(results) -> list[dict]:
             ratio(r["ours"]["fwd"], r["floor"]["fwd"]), 1.3)
         add("pre-projected fwd+bwd ≤ 1.3× floor fwd+bwd", f"floor/{r['label']}/S={r['S']}",
             ratio(r["ours"]["fb"], r["floor"]["fb"]), 1.3)
+        if "list_floor" in r:
+            add("pre-projected fwd ≤ 1.3× the floor reading the same list of streams", f"floor/{r['label']}/S={r['S']}",
+                ratio(r["ours"]["fwd"], r["list_floor"]["fwd"]), 1.3)
     streams = results.get("streams", [])
     s_min = min((r["S"] for r in streams), default=None)
     s_max = max((r["S"] for r in streams), default=None)
@@ -705,12 +716,13 @@ def render(results, titles, info, settings, targets, elapsed, command) -> str:
         elif g == "floor":
             parts += ["Floor candidates (each reads the S·N·D inputs once):", "", floor_table(rows), ""]
             body = [[r["label"], r["S"], ms(r["ours"], "fwd"), ms(r["floor"], "fwd"),
-                     fmt_ratio(ratio(r["ours"]["fwd"], r["floor"]["fwd"])), ms(r["ours"]), ms(r["floor"]),
+                     fmt_ratio(ratio(r["ours"]["fwd"], r["floor"]["fwd"])),
+                     fmt_ratio(ratio(r["ours"]["fwd"], r.get("list_floor", {}).get("fwd"))), ms(r["ours"]), ms(r["floor"]),
                      fmt_ratio(ratio(r["ours"]["fb"], r["floor"]["fb"])), ms(r.get("compiled"), "fwd"),
                      fmt_ratio(ratio(r.get("compiled", {}).get("fwd"), r["floor"]["fwd"])), ms(r.get("ref"), "fwd"),
                      mib(r["ours"]["peak"]), mib(r["floor"]["peak"])]
                     for r in rows]
-            parts += [table(["method", "S", "fwd ms", "floor fwd", "×floor", "fwd+bwd ms", "floor fwd+bwd", "×floor",
+            parts += [table(["method", "S", "fwd ms", "floor fwd", "×floor", "× list floor", "fwd+bwd ms", "floor fwd+bwd", "×floor",
                              "compiled fwd", "compiled ×floor", "ref fwd", "peak MiB", "floor peak MiB"], body), ""]
         if g not in ("streams", "batch", "tokens"):
             parts += ["Time:", "", time_table(rows), ""]

@@ -1,5 +1,7 @@
 """Bad input: every error names the stream, what it got and what was expected."""
 
+import json
+
 import pytest
 import torch
 
@@ -211,6 +213,70 @@ def test_old_state_dict_without_stream_record_loads_with_a_warning():
     with pytest.warns(UserWarning, match="no stream record"):
         result = g.load_state_dict(old)
     assert not result.missing_keys and not result.unexpected_keys
+    xs = [torch.randn(2, 3), torch.randn(2, 17)]
+    torch.testing.assert_close(f(xs), g(xs), rtol=0, atol=0)
+
+
+def _other_value(opt, value):
+    """A valid value of option ``opt`` other than ``value`` (None when there is none to try)."""
+    if opt.kind == "float":
+        return value * 2 if opt.high is None or value * 2 < opt.high else value / 2
+    if opt.kind == "int":
+        return value + 1
+    if opt.kind == "bool":
+        return not value
+    if opt.kind == "choice":
+        return next(c for c in opt.choices if c != value)
+    if opt.kind == "module_class":
+        return torch.nn.ReLU if value is not torch.nn.ReLU else torch.nn.GELU
+    return None
+
+
+@pytest.mark.parametrize("name", streamfuse.list_fusions())
+def test_state_dict_refuses_weights_saved_under_other_recorded_options(name):
+    """Every recorded option (one that changes what the same weights compute) is saved with the
+    weights; loading into a fusion built with another value fails and names the option, whether
+    or not the parameter shapes differ. Training-only options (dropout) are not recorded."""
+    cls = streamfuse.FUSIONS[name]
+    in_dims = {"rgb": 8, "pose": 8}
+    base = streamfuse.create_fusion(name, in_dims, dim=8)
+    recorded = base.recorded_options()
+    specs = cls.option_specs()
+    assert all(specs[k].recorded for k in recorded)
+    assert not {"dropout", "stream_dropout", "check_finite", "device", "dtype"} & set(recorded)
+    tried = 0
+    for option, value in recorded.items():
+        other = _other_value(specs[option], base._option_values[option])
+        try:
+            g = streamfuse.create_fusion(name, in_dims, dim=8, **{option: other})
+        except (StreamFuseError, TypeError):
+            continue  # e.g. num_heads that does not divide D, or an activation class as norm_layer
+        tried += 1
+        same_shapes = all(a.shape == b.shape for a, b in zip(base.state_dict().values(), g.state_dict().values()))
+        if same_shapes and len(base.state_dict()) == len(g.state_dict()):
+            with pytest.raises(StreamFuseError, match=rf"trained with {option}=.* but this fusion has {option}="):
+                g.load_state_dict(base.state_dict())
+        else:
+            with pytest.raises((StreamFuseError, RuntimeError)):
+                g.load_state_dict(base.state_dict())
+    if cls.options and any(o.recorded for o in cls.options.values()):
+        assert tried > 0, f"no recorded option of {name} could be varied"
+
+
+def test_logit_scale_is_recorded_and_checked_and_old_records_load():
+    f = _moved(streamfuse.create_fusion("scalar", {"rgb": 3, "pose": 17}, dim=8)).eval()
+    assert f.recorded_options() == {"normalize": "softmax", "logit_scale": 10.0, "stream_norm": True}
+    assert "k" not in f.state_dict() and float(f.k) == 10.0  # the tensor copy is a non-saved buffer
+    assert f.double().k.dtype == torch.float64
+    with pytest.raises(StreamFuseError, match=r"trained with logit_scale=10.0 but this fusion has logit_scale=1.0; .*create it with logit_scale=10.0"):
+        streamfuse.create_fusion("scalar", {"rgb": 3, "pose": 17}, dim=8, logit_scale=1.0).load_state_dict(f.float().state_dict())
+    # a record written before options were recorded holds only the streams: it loads unchecked
+    state = f.float().state_dict()
+    record = json.loads(bytes(state["_extra_state"].tolist()).decode())
+    del record["options"]
+    state["_extra_state"] = torch.tensor(list(json.dumps(record).encode()), dtype=torch.uint8)
+    g = streamfuse.create_fusion("scalar", {"rgb": 3, "pose": 17}, dim=8).eval()
+    g.load_state_dict(state)
     xs = [torch.randn(2, 3), torch.randn(2, 17)]
     torch.testing.assert_close(f(xs), g(xs), rtol=0, atol=0)
 

@@ -120,6 +120,7 @@ class Fusion(StreamRecord, nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        self._option_values: dict[str, Any] = {}  # every value check_option accepted, by option name
         self.stream_names, self.in_dims = parse_in_dims(in_dims, self.min_streams, self.max_streams, self.name)
         if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
             raise StreamFuseError(f"{self.name}: dim (the fused width D) must be a positive int or None, got {dim!r}")
@@ -134,8 +135,32 @@ class Fusion(StreamRecord, nn.Module):
         return {**cls.options, **BASE_OPTIONS}
 
     def check_option(self, option: str, value: Any) -> Any:
-        """Validate ``value`` against the declared option; return it (numbers normalised)."""
-        return self.option_specs()[option].check(option, value, self.name)
+        """Validate ``value`` against the declared option; return it (numbers normalised).
+        The value is remembered for ``recorded_options``."""
+        value = self.option_specs()[option].check(option, value, self.name)
+        self._option_values[option] = value
+        return value
+
+    def recorded_options(self) -> dict[str, Any]:
+        """The option values saved with the weights (in the stream record) and checked when a
+        state dict is loaded: every option declared ``recorded`` (those that change what the same
+        weights compute, such as ``logit_scale``), an ``nn.Module`` class by its qualified name.
+        None ("derive it", e.g. ``hidden=None``) is not recorded: a derived value that differs
+        shows up as a parameter shape."""
+        specs = self.option_specs()
+        return {
+            k: f"{v.__module__}.{v.__qualname__}" if isinstance(v, type) else v
+            for k, v in self._option_values.items()
+            if v is not None and specs[k].recorded
+        }
+
+    def register_logit_scale(self, value: float) -> float:
+        """Check the ``logit_scale`` option and keep it also as a 0-dim buffer ``k`` (not saved:
+        the stream record holds the value): multiplying by a tensor costs less than by a Python
+        float, which PyTorch wraps into a new tensor on every call (~3 us on CPU)."""
+        k: float = self.check_option("logit_scale", value)
+        self.register_buffer("k", torch.tensor(k, **self.factory), persistent=False)
+        return k
 
     def no_weight_decay(self) -> set[str]:
         """Names (relative to this module) of parameters weight decay must not shrink: the
@@ -151,7 +176,9 @@ class Fusion(StreamRecord, nn.Module):
     def check_streams(self, streams: Streams) -> list[torch.Tensor]:
         """Validate ``streams`` and return them as a list in the fixed stream order."""
         names = self.stream_names
-        if isinstance(streams, Mapping):
+        if isinstance(streams, (list, tuple)):  # first: an ABC isinstance (Mapping) costs more
+            xs = list(streams)
+        elif isinstance(streams, Mapping):
             missing = [k for k in names if k not in streams]
             extra = [k for k in streams if k not in names]
             if missing or extra:
@@ -160,8 +187,6 @@ class Fusion(StreamRecord, nn.Module):
                     f"expected exactly {names}"
                 )
             xs = [streams[k] for k in names]
-        elif isinstance(streams, (list, tuple)):
-            xs = list(streams)
         else:
             raise StreamFuseError(
                 f"{self.name}: expected a list of {len(names)} tensors or a dict with keys {names}, "
@@ -172,7 +197,10 @@ class Fusion(StreamRecord, nn.Module):
                 f"{self.name}: expected {len(names)} streams {names} with channels {self.in_dims}, "
                 f"got {len(xs)}: {[_shape(x) for x in xs]}"
             )
+        # This runs on every call: each tensor attribute is read once (``x.device`` builds a new
+        # object per read), and the checks that pass are cheap comparisons.
         first = None
+        min_rank = 3 if self.token_level else 2
         for name, c, x in zip(names, self.in_dims, xs):
             if not isinstance(x, torch.Tensor):
                 raise StreamFuseError(f"stream {name!r}: expected a torch.Tensor, got {type(x).__name__}")
@@ -181,7 +209,8 @@ class Fusion(StreamRecord, nn.Module):
                     f"stream {name!r}: expected a floating-point tensor, got dtype {x.dtype}; "
                     f"convert with .float()"
                 )
-            if x.dim() < 2 or (self.token_level and x.dim() < 3):
+            shape = x.shape
+            if len(shape) < min_rank:
                 want = "(N, C, *spatial) map" if self.token_level else "(N, C) vector or (N, C, *spatial) map"
                 hint = (
                     f" Method {self.name!r} attends over tokens: pass the un-pooled feature map, "
@@ -190,27 +219,27 @@ class Fusion(StreamRecord, nn.Module):
                 raise StreamFuseError(
                     f"stream {name!r}: expected a {want} with C={c}, got shape {_shape(x)}.{hint}"
                 )
-            if x.shape[1] != c:
+            if shape[1] != c:
                 raise StreamFuseError(
                     f"stream {name!r}: expected {c} channels (dim 1) as set by in_dims, got shape {_shape(x)}"
                 )
-            if 0 in x.shape[2:]:
+            if len(shape) > 2 and 0 in shape[2:]:
                 raise StreamFuseError(
                     f"stream {name!r}: a map needs at least one position along every spatial axis, "
                     f"got shape {_shape(x)} (an empty axis would average over nothing)"
                 )
             if first is None:
-                first = (name, x)
+                first, batch, device = (name, x), shape[0], x.device
             else:
-                if x.shape[0] != first[1].shape[0]:
+                if shape[0] != batch:
                     raise StreamFuseError(
-                        f"stream {name!r}: batch size {x.shape[0]} differs from stream {first[0]!r}'s "
-                        f"{first[1].shape[0]} (shapes {_shape(x)} vs {_shape(first[1])})"
+                        f"stream {name!r}: batch size {shape[0]} differs from stream {first[0]!r}'s "
+                        f"{batch} (shapes {_shape(x)} vs {_shape(first[1])})"
                     )
-                if x.device != first[1].device:
+                if x.device != device:
                     raise StreamFuseError(
                         f"stream {name!r} is on {x.device} but stream {first[0]!r} is on "
-                        f"{first[1].device}; move all streams to one device"
+                        f"{device}; move all streams to one device"
                     )
             if self.check_finite and not bool(torch.isfinite(x).all()):
                 bad = int((~torch.isfinite(x)).sum())
@@ -272,6 +301,12 @@ class Fusion(StreamRecord, nn.Module):
 
     def parameter_dtype(self) -> torch.dtype | None:
         """The dtype streams are cast to: that of the first floating parameter (None if none)."""
+        # The module's own parameters come first in ``parameters()`` too; reading them directly
+        # skips building the recursive generator (~3 us a call) for every method with a weight
+        # parameter of its own.
+        for p in self._parameters.values():
+            if p is not None and p.is_floating_point():
+                return p.dtype
         for p in self.parameters():
             if p.is_floating_point():
                 return p.dtype

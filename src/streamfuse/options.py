@@ -45,6 +45,10 @@ class Option:
     choices: Sequence[str] = ()
     allow_none: bool = False
     doc: str = ""
+    # Recorded with the weights (``Fusion.recorded_options``) and checked when a state dict is
+    # loaded: an option that changes what trained weights compute without changing any parameter
+    # shape (``logit_scale``, ``normalize``, ``num_heads``). False for training-only options.
+    recorded: bool = True
 
     def valid_range(self) -> str:
         """The valid values in words, e.g. ``"an int >= 1"`` or ``"one of softmax, sigmoid, none"``."""
@@ -107,9 +111,9 @@ def positive_int(default: int | None, allow_none: bool = False, doc: str = "") -
     return Option(default, "int", low=1, allow_none=allow_none, doc=doc)
 
 
-def probability(default: float = 0.0, doc: str = "") -> Option:
+def probability(default: float = 0.0, doc: str = "", recorded: bool = True) -> Option:
     """A probability in [0, 1): 1 would drop everything."""
-    return Option(default, "float", low=0.0, high=1.0, high_open=True, doc=doc)
+    return Option(default, "float", low=0.0, high=1.0, high_open=True, doc=doc, recorded=recorded)
 
 
 def positive_float(default: float, doc: str = "") -> Option:
@@ -129,8 +133,8 @@ def module_class(default: type[nn.Module], doc: str = "") -> Option:
 
 
 BASE_OPTIONS: dict[str, Option] = {
-    "stream_dropout": probability(0.0, "training only: drop whole streams with this probability"),
-    "check_finite": flag(False, doc="reject NaN/Inf in the streams (synchronises with the device)"),
-    "device": Option(None, "any", doc="device of the parameters"),
-    "dtype": Option(None, "dtype", allow_none=True, doc="dtype of the parameters"),
+    "stream_dropout": probability(0.0, "training only: drop whole streams with this probability", recorded=False),
+    "check_finite": Option(False, "bool", doc="reject NaN/Inf in the streams (synchronises with the device)", recorded=False),
+    "device": Option(None, "any", doc="device of the parameters", recorded=False),
+    "dtype": Option(None, "dtype", allow_none=True, doc="dtype of the parameters", recorded=False),
 }

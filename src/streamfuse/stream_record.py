@@ -4,7 +4,11 @@ Two fusions whose streams differ only in name or order (``{"rgb": 8, "pose": 8}`
 ``{"pose": 8, "rgb": 8}``), or a ``concat`` over ``[3, 17]`` against ``[17, 3]``, have parameters
 of identical shapes, so ``load_state_dict`` alone would load one into the other silently. The
 record (``_extra_state`` in the state dict, through ``get_extra_state``/``set_extra_state``) makes
-that load fail with a ``StreamFuseError`` naming both stream lists.
+that load fail with a ``StreamFuseError`` naming both stream lists. The record also holds the
+option values that change what the same weights compute (``logit_scale``, ``normalize``,
+``num_heads``...: ``Fusion.recorded_options``), so weights saved with ``logit_scale=10`` do not load
+silently into a fusion built with ``logit_scale=1``; a record written before options were recorded
+has none, and loads with nothing to check.
 
 It is UTF-8 JSON in a uint8 tensor, so the state dict holds tensors only (it loads with
 ``torch.load(..., weights_only=True)`` and saves as safetensors). A state dict saved before the
@@ -33,10 +37,15 @@ class StreamRecord(nn.Module):
     def stream_signature(self) -> dict[str, list[Any]]:
         return {"stream_names": list(self.stream_names), "in_dims": list(self.in_dims)}
 
+    def recorded_options(self) -> dict[str, Any]:
+        """Option values that change what the weights compute; ``Fusion`` fills this in."""
+        return {}
+
     def get_extra_state(self) -> torch.Tensor:
-        """The stream names and widths, as UTF-8 JSON in a uint8 tensor: a state dict of tensors
-        only stays loadable with ``weights_only=True`` and savable as safetensors."""
-        data = json.dumps({"streamfuse": 1, **self.stream_signature()}).encode()
+        """The stream names and widths and the recorded options, as UTF-8 JSON in a uint8 tensor:
+        a state dict of tensors only stays loadable with ``weights_only=True`` and savable as
+        safetensors."""
+        data = json.dumps({"streamfuse": 1, **self.stream_signature(), "options": self.recorded_options()}).encode()
         return torch.tensor(list(data), dtype=torch.uint8)
 
     def set_extra_state(self, state: Any) -> None:
@@ -44,6 +53,7 @@ class StreamRecord(nn.Module):
             raw = bytes(state.tolist()) if isinstance(state, torch.Tensor) else None
             saved = json.loads(raw.decode()) if raw is not None else state
             names, dims = list(saved["stream_names"]), list(saved["in_dims"])
+            options = dict(saved.get("options", {}))  # absent in records written before options were
         except (AttributeError, TypeError, KeyError, ValueError) as err:
             raise StreamFuseError(f"{self.name}: the state dict's stream record is unreadable ({err})") from None
         mine = self.stream_signature()
@@ -54,6 +64,16 @@ class StreamRecord(nn.Module):
                 f"{self.name}: these weights were trained for streams [{saved_s}] (names and widths, in "
                 f"order) but this fusion has [{mine_s}]; build it with the same in_dims (same names, "
                 f"same order) to load them"
+            )
+        mine_o = self.recorded_options()
+        differ = {k: v for k, v in options.items() if k in mine_o and mine_o[k] != v}
+        if differ:
+            saved_o = ", ".join(f"{k}={v!r}" for k, v in differ.items())
+            mine_d = ", ".join(f"{k}={mine_o[k]!r}" for k in differ)
+            raise StreamFuseError(
+                f"{self.name}: these weights were trained with {saved_o} but this fusion has {mine_d}; "
+                f"the same weights compute something else under other values, so create it with {saved_o} "
+                f"to load them"
             )
 
     def _load_from_state_dict(

@@ -41,6 +41,7 @@ class AdaptiveWeightFusion(Fusion):
     """
 
     weight_level = "channel"
+    k: torch.Tensor  # logit_scale as a 0-dim buffer (Fusion.register_logit_scale)
     options: ClassVar[dict[str, Option]] = {
         "normalize": choice("softmax", NORMALIZATIONS, "how the weight logits become weights"),
         "hidden": positive_int(None, allow_none=True, doc="hidden width of the weight MLP (None: D)"),
@@ -63,7 +64,7 @@ class AdaptiveWeightFusion(Fusion):
     ) -> None:
         super().__init__(in_dims, dim, **base)
         self.normalize: str = self.check_option("normalize", normalize)
-        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
+        self.logit_scale: float = self.register_logit_scale(logit_scale)
         hidden = self.check_option("hidden", hidden) or self.dim
         act_layer = self.check_option("act_layer", act_layer)
         stream_norm = self.check_option("stream_norm", stream_norm)
@@ -80,6 +81,6 @@ class AdaptiveWeightFusion(Fusion):
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.proj(xs)  # (N, S, D)
-        logits = self.weight_out(self.act(self.weight_in(x))) + self.stream_bias * self.logit_scale
+        logits = self.weight_out(self.act(self.weight_in(x))) + self.stream_bias * self.k
         w = normalize_weights(logits, self.normalize, mask)
         return weighted_sum(x, w), w

@@ -42,6 +42,7 @@ class AttentionFusion(Fusion):
         logit_scale, project, stream_norm: as in ``scalar``.
     """
 
+    k: torch.Tensor  # logit_scale as a 0-dim buffer (Fusion.register_logit_scale)
     options: ClassVar[dict[str, Option]] = {
         "scorer": choice("query", ("query", "mlp"), "a learned query vector or an additive-attention MLP"),
         "hidden": positive_int(None, allow_none=True, doc="hidden width of the scoring MLP (None: max(D // 2, 8))"),
@@ -64,7 +65,7 @@ class AttentionFusion(Fusion):
     ) -> None:
         super().__init__(in_dims, dim, **base)
         self.scorer: str = self.check_option("scorer", scorer)
-        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
+        self.logit_scale: float = self.register_logit_scale(logit_scale)
         hidden = self.check_option("hidden", hidden)
         if hidden is not None and self.scorer != "mlp":
             raise StreamFuseError(f"attention: hidden={hidden} sizes the scoring MLP; it needs scorer='mlp', got scorer={self.scorer!r}")
@@ -100,5 +101,5 @@ class AttentionFusion(Fusion):
             e = self.score(x).squeeze(-1)
         else:
             e = (x @ self.query) / math.sqrt(self.dim)
-        a = masked_softmax(e + self.stream_bias * self.logit_scale, mask, dim=1)
+        a = masked_softmax(e + self.stream_bias * self.k, mask, dim=1)
         return weighted_sum(x, a), a

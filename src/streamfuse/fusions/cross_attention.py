@@ -45,9 +45,10 @@ class CrossAttentionFusion(Fusion):
 
     token_level = True
     min_streams = 2
+    k: torch.Tensor  # logit_scale as a 0-dim buffer (Fusion.register_logit_scale)
     options: ClassVar[dict[str, Option]] = {
         "num_heads": positive_int(4, doc="attention heads (D must be divisible by it)"),
-        "dropout": probability(0.0, "attention dropout"),
+        "dropout": probability(0.0, "attention dropout", recorded=False),
         "logit_scale": positive_float(10.0, "scale of the per-stream prior in the stream weights"),
     }
 
@@ -59,7 +60,7 @@ class CrossAttentionFusion(Fusion):
         if self.dim % num_heads:
             raise StreamFuseError(f"cross_attention: dim D={self.dim} must be divisible by num_heads={num_heads}")
         f, s, d = self.factory, self.num_streams, self.dim
-        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
+        self.logit_scale: float = self.register_logit_scale(logit_scale)
         self.embed = TokenEmbedding(self.in_dims, d, **f)
         self.attn = nn.ModuleList(nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True, **f) for _ in range(s))
         self.null = nn.Parameter(torch.randn(s, 1, d, **f) * 0.02)
@@ -88,7 +89,7 @@ class CrossAttentionFusion(Fusion):
                 self._keep[self.stream_names[i]] = (attn, [self.stream_names[j] for j in others], [tokens[j].shape[1] for j in others])
             summaries.append(self.norm(q + out).mean(dim=1))
         p = torch.stack(summaries, dim=1)  # (N, S, D)
-        a = masked_softmax(self.score(p).squeeze(-1) + self.stream_bias * self.logit_scale, mask, dim=1)
+        a = masked_softmax(self.score(p).squeeze(-1) + self.stream_bias * self.k, mask, dim=1)
         return weighted_sum(p, a), a
 
     def no_weight_decay(self) -> set[str]:

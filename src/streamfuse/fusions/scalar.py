@@ -35,6 +35,7 @@ class ScalarFusion(Fusion):
         project, stream_norm: as in ``sum``.
     """
 
+    k: torch.Tensor  # logit_scale as a 0-dim buffer (Fusion.register_logit_scale)
     options: ClassVar[dict[str, Option]] = {
         "normalize": choice("softmax", NORMALIZATIONS, "how the stream logits become weights"),
         "logit_scale": positive_float(10.0, "k in w = f(k * theta)"),
@@ -56,7 +57,7 @@ class ScalarFusion(Fusion):
         super().__init__(in_dims, dim, **base)
         # convex fixes normalize (and does not declare it): only a declared option is checked.
         self.normalize: str = self.check_option("normalize", normalize) if "normalize" in self.options else normalize
-        self.logit_scale: float = self.check_option("logit_scale", logit_scale)
+        self.logit_scale: float = self.register_logit_scale(logit_scale)
         self.proj = self.build_projection(self.check_option("project", project), self.check_option("stream_norm", stream_norm))
         self.theta = nn.Parameter(torch.zeros(self.param_shape(), **self.factory))
 
@@ -67,7 +68,7 @@ class ScalarFusion(Fusion):
         return {"theta"}
 
     def logits(self) -> torch.Tensor:
-        return self.theta * self.logit_scale
+        return self.theta * self.k
 
     def fuse(
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool

@@ -57,7 +57,7 @@ class TransformerFusion(Fusion):
         "depth": positive_int(2, doc="encoder layers"),
         "num_heads": positive_int(4, doc="attention heads (D must be divisible by it)"),
         "mlp_ratio": positive_float(2.0, "feed-forward width as a multiple of D"),
-        "dropout": probability(0.0, "dropout inside the encoder layers"),
+        "dropout": probability(0.0, "dropout inside the encoder layers", recorded=False),
         "act_layer": module_class(nn.GELU, "feed-forward activation class"),
         "stream_norm": flag(True, doc="LayerNorm on each projected stream (pooled mode)"),
     }
