@@ -143,6 +143,35 @@ def test_run_keys_tell_balance_recipes_apart_for_fusions_only():
         assert len({run_key(k, baseline, 0) for k in keys.values()}) == 1
 
 
+def test_masked_builds_the_weight_logit_methods_with_logit_scale_1_unless_given():
+    """The recipe's fusion defaults reach the model spec (hence checkpoints) and the run key; a
+    --fusion-option value replaces them; other recipes, other methods and baselines are untouched."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from streamfuse.bench.runner import BenchConfig, model_spec, run_key
+    from streamfuse.training import TrainConfig
+    from streamfuse.training.balance import BALANCE
+
+    data = SimpleNamespace(stream_names=["rgb", "pose"], kinds={"rgb": "vector", "pose": "vector"}, num_classes=3,
+                           train=SimpleNamespace(streams={"rgb": torch.zeros(2, 3), "pose": torch.zeros(2, 17)}))
+    masked, plain = TrainConfig(balance="masked"), TrainConfig(balance="none")
+    assert set(BALANCE["masked"].fusion_defaults) == {"scalar", "convex", "channel", "attention"}
+    for m in ("scalar", "convex", "channel", "attention"):
+        assert model_spec(m, data, masked, 0.0)["fusion_options"] == {"logit_scale": 1.0}
+        assert model_spec(m, data, plain, 0.0)["fusion_options"] == {}
+    assert model_spec("scalar+sd", data, masked, 0.2)["fusion_options"] == {"logit_scale": 1.0, "stream_dropout": 0.2}
+    for m in ("adaptive", "cross_attention", "gmu", "late_learned", "late", "single:rgb"):
+        assert model_spec(m, data, masked, 0.0)["fusion_options"] == {}
+    given = TrainConfig(balance="masked", fusion_options={"logit_scale": 10.0})
+    assert model_spec("scalar", data, given, 0.0)["fusion_options"] == {"logit_scale": 10.0}
+    # the key follows the options the model is built with, whoever chose them
+    explicit = TrainConfig(balance="masked", fusion_options={"logit_scale": 1.0})
+    assert run_key(BenchConfig(train=masked), "scalar", 0) == run_key(BenchConfig(train=explicit), "scalar", 0)
+    assert run_key(BenchConfig(train=masked), "scalar", 0) != run_key(BenchConfig(train=given), "scalar", 0)
+
+
 def test_train_and_bench_share_one_train_and_evaluate(tmp_path, monkeypatch):
     """`train` and `bench` train through runner.train_and_evaluate; a bench checkpoint records its data."""
     import streamfuse.bench.runner as runner

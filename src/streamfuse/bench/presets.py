@@ -17,7 +17,7 @@ import re
 
 from ..errors import StreamFuseError, unknown_choice
 from ..training import TrainConfig
-from ..training.balance import BALANCE
+from ..training.balance import BALANCE, recipe_fusion_options
 from ..training.model_methods import model_method
 from ..training.models import baseline, build_model
 
@@ -166,7 +166,7 @@ def check_fusions(methods, cfg: TrainConfig, stream_dropout: float = 0.0, num_st
 
     widths = {f"s{i}": cfg.width for i in range(num_streams)}
     for method in methods:
-        options = dict(cfg.fusion_options)
+        options = recipe_fusion_options(cfg.balance, method, cfg.fusion_options)
         entry = model_method(method)
         if entry is not None:  # a network of its own (e.g. late_learned): its declared options only
             if cfg.aux_loss > 0 and not entry.aux_loss:

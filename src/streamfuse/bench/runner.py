@@ -21,7 +21,7 @@ from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
 from .._io import atomic_write_bytes
-from ..training.balance import BALANCE
+from ..training.balance import BALANCE, recipe_fusion_options
 from ..training.checkpoint import save_checkpoint
 from ..training.model_methods import method_names, method_options, stream_range
 from ..training.models import baseline
@@ -114,9 +114,10 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
 
 
 def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> dict:
-    options = dict(cfg.fusion_options)
+    base = method[:-3] if method.endswith("+sd") else method
+    options = recipe_fusion_options(cfg.balance, base, cfg.fusion_options)
     if method.endswith("+sd"):
-        method, options["stream_dropout"] = method[:-3], stream_dropout
+        method, options["stream_dropout"] = base, stream_dropout
     first = {s: data.train.streams[s] for s in data.stream_names}
     return {
         "method": method,
@@ -155,6 +156,9 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
         train.pop("keep_streams", None)
     if not train.get("standardize"):
         train.pop("standardize", None)
+    if not baseline(method):  # the options the method is built with, the recipe's defaults included
+        base = method[:-3] if method.endswith("+sd") else method
+        train["fusion_options"] = recipe_fusion_options(bench.train.balance, base, train.get("fusion_options") or {})
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,

@@ -8,8 +8,12 @@ its weight). ``k = logit_scale`` (default 10) is a reparametrisation for optimis
 moves a parameter by about one learning rate per step whatever its gradient, so with ``k = 1`` a
 weight logit travels only ~0.3 in 300 steps at lr 1e-3 and the weights stay near uniform however
 informative the streams are. Scaling the logit by k lets the weight settle within an ordinary
-training budget; see BENCHMARKS.md for the measurement. Weights are input-independent and are
-reported broadcast to ``(N, S)``.
+training budget; see BENCHMARKS.md for the measurement. The ``masked`` training recipe builds
+``scalar``, ``convex``, ``channel`` and ``attention`` with ``k = 1`` instead: it leaves noise
+streams out before the fused model trains, the job a fast-moving weight did, and validation
+preferred k = 1 there. The value is recorded with the weights (``Fusion.recorded_options``), so
+weights trained under one k never load silently into a module built with another. Weights are
+input-independent and are reported broadcast to ``(N, S)``.
 """
 
 from __future__ import annotations

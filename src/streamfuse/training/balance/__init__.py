@@ -33,7 +33,7 @@ Importing this package registers them all.
 """
 
 # imported in the order the recipes are listed above, which is BALANCE's order
-from .base import BALANCE, BalanceRecipe, JointTraining, make_recipe, register_balance
+from .base import BALANCE, BalanceRecipe, JointTraining, make_recipe, recipe_fusion_options, register_balance
 from .warmstart import WarmStart  # isort: skip
 from .masked import MaskedStreamLosses  # isort: skip
 from .lpft import ProbeThenFineTune  # isort: skip
@@ -50,5 +50,6 @@ __all__ = [
     "ProbeThenFineTune",
     "WarmStart",
     "make_recipe",
+    "recipe_fusion_options",
     "register_balance",
 ]

@@ -52,6 +52,9 @@ class BalanceRecipe:
     stream_heads = False
     probe = False  # True: the per-stream heads read detached features (they measure, not train)
     warm_start = False
+    # Fusion option defaults this recipe trains each method with ({method: {option: value}}),
+    # chosen on validation under the recipe; a --fusion-option value replaces them.
+    fusion_defaults: dict[str, dict] = {}
 
     def __init__(self, num_streams: int, seed: int = 0) -> None:
         self.num_streams, self.seed = num_streams, seed
@@ -85,6 +88,12 @@ class BalanceRecipe:
 
     def state(self) -> dict:
         return {}
+
+
+def recipe_fusion_options(balance: str, method: str, options: dict) -> dict:
+    """The fusion options ``method`` is built with under recipe ``balance``: the recipe's defaults
+    for it, then ``options`` (the user's ``--fusion-option`` values) over them."""
+    return {**BALANCE[balance].fusion_defaults.get(method, {}), **options}
 
 
 @register_balance("none")
