@@ -63,6 +63,10 @@ class StreamProjection(nn.Module):
             self.first = nn.ModuleList(nn.Linear(c, dim, **factory) for c in self.in_dims)
         self.act = act_layer() if (project and mlp) else None
         self.second = StreamLinear(s, dim, dim, **factory) if (project and mlp) else None
+        # True when the projection runs as batched matmuls over stacked streams (StreamLinear), so
+        # forward's stacked layout is the cheap one; otherwise project_each's list is. Fixed by the
+        # structure built above; a plain attribute, read on every call.
+        self.batched: bool = isinstance(self.first, StreamLinear) or self.second is not None
 
     def project_each(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The S projected streams as a list of ``(N, D)`` tensors, never stacked.
@@ -72,16 +76,10 @@ class StreamProjection(nn.Module):
         otherwise it unbinds ``forward``'s stacked result.
         """
         first = self.first
-        if self.batched or isinstance(first, StreamLinear):
+        if self.batched or isinstance(first, StreamLinear):  # (the isinstance narrows the type)
             return list(self(xs).unbind(1))
         out = list(xs) if first is None else [lin(x) for lin, x in zip(first, xs)]
         return [F.layer_norm(x, (self.dim,)) for x in out] if self.norm else out
-
-    @property
-    def batched(self) -> bool:
-        """True when the projection runs as batched matmuls over stacked streams (``StreamLinear``),
-        so ``forward``'s stacked layout is the cheap one; otherwise ``project_each`` is."""
-        return isinstance(self.first, StreamLinear) or self.second is not None
 
     def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
         if self.first is None:
