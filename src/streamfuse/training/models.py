@@ -111,8 +111,8 @@ class _EncoderNet(nn.Module):
         ``(scores, weights)``."""
         if uninformed is None:
             return out
-        def blank(t):  # scores (N, K); weights (N, S) or per channel (N, S, D)
-            return t.masked_fill(uninformed.view((-1,) + (1,) * (t.dim() - 1)), 0.0)
+        def blank(t):  # scores (N, K); weights (N, S), per channel (N, S, D), or None (concat)
+            return None if t is None else t.masked_fill(uninformed.view((-1,) + (1,) * (t.dim() - 1)), 0.0)
 
         return tuple(blank(t) for t in out) if isinstance(out, tuple) else blank(out)
 
