@@ -421,6 +421,19 @@ def _add_data_args(p, default="video"):
     p.add_argument("--data-option", action="append", metavar="KEY=VALUE", help="any other loader option, e.g. n_train=300")
 
 
+def _recipe_defaults_text(balance) -> str:
+    """``--balance masked builds scalar, convex, ... with logit_scale=1`` for every recipe that has
+    fusion defaults (read from the recipes, so the help cannot go stale)."""
+    parts = []
+    for name, recipe in balance.items():
+        methods_by_options: dict[str, list[str]] = {}
+        for method, options in recipe.fusion_defaults.items():
+            text = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in options.items())
+            methods_by_options.setdefault(text, []).append(method)
+        parts += [f"--balance {name} builds {', '.join(ms)} with {text}" for text, ms in methods_by_options.items()]
+    return "; ".join(parts) or "none"
+
+
 def _add_train_args(p):
     from .training.balance import BALANCE  # the recipes list themselves in the help
     p.add_argument("--epochs", type=int, help="training epochs (default: the dataset's preset)")
@@ -445,7 +458,8 @@ def _add_train_args(p):
                    "fusion head (encoders frozen) on the other half, so weights reflect unseen data")
     p.add_argument("--fusion-option", action="append", metavar="KEY=VALUE", help=
                    "an option of the fusion methods, e.g. stream_norm=true or num_heads=2 (repeatable; "
-                   "see `streamfuse list`; every fusion trained must accept it)")
+                   "see `streamfuse list`; every fusion trained must accept it). A value given here replaces "
+                   "the recipe's own defaults: " + _recipe_defaults_text(BALANCE))
     p.add_argument("--no-standardize", action="store_true", help=
                    "user data (a folder): feed the streams as they are; by default each is z-scored per feature "
                    "(vectors) or per channel with training-split statistics stored in the model")
