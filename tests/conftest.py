@@ -36,6 +36,16 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _bench_in_process(monkeypatch):
+    """`bench`/`sweep` default to 2 worker processes on 2+ cores; the tests' tiny models train in
+    less time than a worker takes to start (the CLI tests ran 2x longer with workers), so they run
+    in-process unless they pass --workers. tests/bench/test_workers.py checks the default itself."""
+    import streamfuse.cli  # stdlib only at import: safe without the bench extra
+
+    monkeypatch.setattr(streamfuse.cli, "_default_workers", lambda device: 1)
+
+
 def fit_dims(name, in_dims):
     """Trim ``in_dims`` to what method ``name`` accepts (``convex`` takes exactly two streams)."""
     cls = streamfuse.FUSIONS[name]

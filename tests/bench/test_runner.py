@@ -52,7 +52,8 @@ def test_interrupted_bench_loses_at_most_the_run_in_progress(tmp_path, monkeypat
     import streamfuse.bench.runner as runner
 
     out = tmp_path / "b"
-    args = ["bench", "--fusions", "scalar", "--seeds", "2", "--no-baselines", *TINY, "--out", str(out)]
+    # one process: the spy below must see the training (worker processes: test_workers.py)
+    args = ["bench", "--fusions", "scalar", "--seeds", "2", "--no-baselines", *TINY, "--workers", "1", "--out", str(out)]
     real, calls = runner.train_model, []
 
     def train_then_interrupt(*a, **k):
@@ -185,7 +186,7 @@ def test_train_and_bench_share_one_train_and_evaluate(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner, "train_and_evaluate", spy)
     assert main(["train", "--fusion", "scalar", "--save", str(tmp_path / "m.pt"), *TINY]) == 0
-    assert main(["bench", "--fusions", "concat", "--no-baselines", "--save-checkpoints", *TINY, "--out", str(tmp_path / "b")]) == 0
+    assert main(["bench", "--fusions", "concat", "--no-baselines", "--save-checkpoints", *TINY, "--workers", "1", "--out", str(tmp_path / "b")]) == 0
     assert seen == ["scalar", "concat"]
     # The bench's checkpoint records its data, so `explain` needs no --data.
     ckpt = tmp_path / "b" / "checkpoints" / "concat__seed0.pt"

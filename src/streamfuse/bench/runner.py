@@ -42,6 +42,11 @@ class BenchConfig:
     baselines: bool = True
     stream_dropout: float = 0.0  # > 0 adds a "<method>+sd" variant trained with stream dropout
     save_checkpoints: bool = False
+    # How the runs are scheduled, never what one computes (not in any run key): ``workers`` > 1
+    # trains them in that many processes (``workers.py``) with ``threads`` torch threads each
+    # (None: the cores shared out); 1 trains them here, with this process's threads.
+    workers: int = 1
+    threads: int | None = None
 
 
 def method_list(names: list[str], streams: list[str], baselines: bool, stream_dropout: float) -> list[str]:
@@ -267,8 +272,13 @@ def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> 
 
 
 def run_bench(bench: BenchConfig, data, on_run=None, progress_factory=None) -> list[dict]:
-    """Run (or resume) every (method, seed); ``on_run(run, resumed)`` is called after each."""
+    """Run (or resume) every (method, seed); ``on_run(run, resumed)`` is called after each.
+    With ``bench.workers`` > 1 the runs train in worker processes (no per-epoch progress)."""
     methods = method_list(bench.methods, data.stream_names, bench.baselines, bench.stream_dropout)
+    if bench.workers > 1:
+        from .workers import train_in_workers
+
+        return train_in_workers(bench, data, methods, on_run)
     out = Path(bench.out)
     runs = []
     for method in methods:

@@ -64,6 +64,8 @@ class SweepConfig:
     seeds: int = 1
     out: str = "runs/sweep"
     sized: tuple[str, ...] | None = None  # user data: size ``train`` from the data (sizing.py) except these settings
+    workers: int = 1  # as in BenchConfig: processes that train runs at once, threads each
+    threads: int | None = None
 
     def bench(self, level: float) -> BenchConfig:
         """The resumable bench run at one noise level (folder ``OUT/noise-<level>``)."""
@@ -71,6 +73,7 @@ class SweepConfig:
         return BenchConfig(
             data=self.data, data_options=dict(self.data_options, noise=noise), data_seed=self.data_seed, methods=self.methods,
             seeds=self.seeds, out=str(Path(self.out) / f"noise-{level:g}"), train=self.train, baselines=False,
+            workers=self.workers, threads=self.threads,
         )
 
 
