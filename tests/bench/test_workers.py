@@ -46,6 +46,18 @@ def test_workers_write_the_runs_one_process_writes_with_the_same_threads(tmp_pat
         torch.set_num_threads(threads)  # main() set this process's threads
 
 
+def test_each_run_is_reported_as_it_finishes(tmp_path):
+    """on_run hears of a run while later ones still train (the CLI prints a line and rewrites the
+    tables then), not once at the end."""
+    from streamfuse.data import load_data
+
+    data = load_data("video", n_train=48, n_test=24, size=8, frames=4)
+    bench = BenchConfig(methods=["scalar", "concat"], out=str(tmp_path), train=TrainConfig(epochs=1, width=8), workers=2, threads=1)
+    on_disk = []
+    runs = run_bench(bench, data, on_run=lambda run, resumed: on_disk.append(len(list((tmp_path / "runs").glob("*.json")))))
+    assert len(runs) == len(on_disk) == 6 and on_disk[0] < 6  # scalar, concat, late, linear, 2 singles
+
+
 def test_a_failing_run_in_a_worker_raises_and_keeps_the_finished_runs(tmp_path):
     from streamfuse.data import load_data
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 _STATE: dict = {}  # in a worker: the bench settings and data, set once by _start
@@ -67,7 +67,7 @@ def train_in_workers(bench, data, methods: list[str], on_run=None) -> list[dict]
         try:
             left = set(futures)
             while left:
-                done, left = wait(left, return_when=FIRST_EXCEPTION)
+                done, left = wait(left, return_when=FIRST_COMPLETED)  # report each run as it finishes
                 for future in sorted(done, key=lambda f: pending.index(futures[f])):
                     run = future.result()  # raises the worker's error
                     runs[futures[future]] = run
