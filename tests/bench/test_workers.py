@@ -4,12 +4,14 @@ runs kept, and the flag checked before any data is loaded."""
 
 import argparse
 import json
+import os
 
 import pytest
 import torch
 
 from streamfuse import StreamFuseError
 from streamfuse.bench import BenchConfig, run_bench
+from streamfuse.bench.workers import train_in_workers
 from streamfuse.cli import _default_workers as DEFAULT_WORKERS  # before conftest patches it per test
 from streamfuse.cli import _workers, main
 from streamfuse.training import TrainConfig
@@ -90,6 +92,22 @@ def test_the_default_is_two_workers_on_two_or_more_cores(monkeypatch, capsys, tm
     err = capsys.readouterr().err
     assert "(up to 2 worker processes, 2 threads each; a line per finished run)" in err  # 4 cores shared out
     assert "scalar             seed 0  acc" in err
+
+
+class _EndsTheProcess:
+    """Data whose first use in a worker ends that process at once, as the out-of-memory killer would."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # pickling looks up dunders; only the bench's use ends the process
+            raise AttributeError(name)
+        os._exit(3)
+
+
+def test_a_worker_that_dies_is_reported_with_what_to_do(tmp_path):
+    bench = BenchConfig(methods=["scalar"], out=str(tmp_path), train=TrainConfig(epochs=1, width=8), workers=2, threads=1,
+                        baselines=False, seeds=2)
+    with pytest.raises(StreamFuseError, match=r"a worker process ended abruptly .* rerun with --workers 1"):
+        train_in_workers(bench, _EndsTheProcess(), ["scalar"])
 
 
 def test_workers_flag_is_checked_before_any_data(monkeypatch, capsys):

@@ -19,7 +19,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+
+from ..errors import StreamFuseError
 
 _STATE: dict = {}  # in a worker: the bench settings and data, set once by _start
 
@@ -69,7 +72,15 @@ def train_in_workers(bench, data, methods: list[str], on_run=None) -> list[dict]
             while left:
                 done, left = wait(left, return_when=FIRST_COMPLETED)  # report each run as it finishes
                 for future in sorted(done, key=lambda f: pending.index(futures[f])):
-                    run = future.result()  # raises the worker's error
+                    try:
+                        run = future.result()  # raises the worker's error
+                    except BrokenProcessPool:
+                        method, seed = futures[future]
+                        raise StreamFuseError(
+                            f"a worker process ended abruptly (out of memory, or killed) while training {method} seed {seed} "
+                            f"or a run beside it; the finished runs are kept in {str(out)!r}: rerun with --workers 1 "
+                            f"to train one run at a time in this process"
+                        ) from None
                     runs[futures[future]] = run
                     if on_run is not None:
                         on_run(run, False)
