@@ -41,9 +41,9 @@ def _bench_in_process(monkeypatch):
     """`bench`/`sweep` default to 2 worker processes on 2+ cores; the tests' tiny models train in
     less time than a worker takes to start (the CLI tests ran 2x longer with workers), so they run
     in-process unless they pass --workers. tests/bench/test_workers.py checks the default itself."""
-    import streamfuse.cli  # stdlib only at import: safe without the bench extra
+    import streamfuse.bench.workers
 
-    monkeypatch.setattr(streamfuse.cli, "_default_workers", lambda device: 1)
+    monkeypatch.setattr(streamfuse.bench.workers, "default_workers", lambda device: 1)
 
 
 def fit_dims(name, in_dims):

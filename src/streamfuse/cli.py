@@ -431,29 +431,16 @@ def _add_workers_arg(p):
                    "thread), 1 with --device cuda")
 
 
-def _under_torchrun() -> bool:
-    import os
-
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def _default_workers(device: str) -> int:
-    """2 on a CPU with 2 or more cores (two one-thread processes trained the bench's models 1.4x
-    faster than one two-thread process), else 1; 1 on CUDA and under torchrun."""
-    import os
-
-    return 1 if device == "cuda" or _under_torchrun() else min(2, os.cpu_count() or 1)
-
-
 def _workers(args) -> int:
     """``--workers``, checked before any data is loaded: an int >= 1, 1 unless training on CPU in
-    one process (not under torchrun)."""
+    one process (not under torchrun); the default is ``bench.workers.default_workers``."""
+    from .bench import workers
     from .bench.presets import check_int
 
     if args.workers is None:
-        return _default_workers(args.device)
+        return workers.default_workers(args.device)
     n = check_int("workers", args.workers, 1)
-    distributed = _under_torchrun()
+    distributed = workers.under_torchrun()
     if n > 1 and args.device == "cuda":
         raise StreamFuseError(f"--workers {n} trains in CPU processes; with --device cuda use --workers 1")
     if n > 1 and distributed:

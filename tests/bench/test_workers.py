@@ -12,7 +12,7 @@ import torch
 from streamfuse import StreamFuseError
 from streamfuse.bench import BenchConfig, run_bench
 from streamfuse.bench.workers import train_in_workers
-from streamfuse.cli import _default_workers as DEFAULT_WORKERS  # before conftest patches it per test
+from streamfuse.bench.workers import default_workers as DEFAULT_WORKERS  # before conftest patches it per test
 from streamfuse.cli import _workers, main
 from streamfuse.training import TrainConfig
 
@@ -78,9 +78,9 @@ def test_a_failing_run_in_a_worker_raises_and_keeps_the_finished_runs(tmp_path):
 def test_the_default_is_two_workers_on_two_or_more_cores(monkeypatch, capsys, tmp_path):
     import os
 
-    import streamfuse.cli
+    import streamfuse.bench.workers
 
-    monkeypatch.setattr(streamfuse.cli, "_default_workers", DEFAULT_WORKERS)
+    monkeypatch.setattr(streamfuse.bench.workers, "default_workers", DEFAULT_WORKERS)
     assert DEFAULT_WORKERS("cpu") == min(2, os.cpu_count() or 1) and DEFAULT_WORKERS("cuda") == 1
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     assert DEFAULT_WORKERS("cpu") == 2
