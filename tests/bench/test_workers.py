@@ -76,8 +76,6 @@ def test_a_failing_run_in_a_worker_raises_and_keeps_the_finished_runs(tmp_path):
 
 
 def test_the_default_is_two_workers_on_two_or_more_cores(monkeypatch, capsys, tmp_path):
-    import os
-
     import streamfuse.bench.workers
 
     monkeypatch.setattr(streamfuse.bench.workers, "default_workers", DEFAULT_WORKERS)

@@ -118,8 +118,13 @@ def check_fusion_options(methods: list[str], options: dict) -> None:
                 raise StreamFuseError(f"fusion option {key}={json.dumps(value)} for {m!r}: expected {want} (default {json.dumps(default)})")
 
 
+def base_method(method: str) -> str:
+    """The fusion a bench method name trains: ``"scalar+sd"`` (the stream-dropout variant) -> ``"scalar"``."""
+    return method.removesuffix("+sd")
+
+
 def model_spec(method: str, data, cfg: TrainConfig, stream_dropout: float) -> dict:
-    base = method[:-3] if method.endswith("+sd") else method
+    base = base_method(method)
     options = recipe_fusion_options(cfg.balance, base, cfg.fusion_options)
     if method.endswith("+sd"):
         method, options["stream_dropout"] = base, stream_dropout
@@ -162,8 +167,7 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
     if not train.get("standardize"):
         train.pop("standardize", None)
     if not baseline(method):  # the options the method is built with, the recipe's defaults included
-        base = method[:-3] if method.endswith("+sd") else method
-        train["fusion_options"] = recipe_fusion_options(bench.train.balance, base, train.get("fusion_options") or {})
+        train["fusion_options"] = recipe_fusion_options(bench.train.balance, base_method(method), train.get("fusion_options") or {})
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,
