@@ -226,3 +226,17 @@ def test_run_keys_of_warm_start_recipes_say_whether_streams_may_be_left_out():
     # baselines never leave a stream out, so the setting is not part of their keys
     assert key("scalar", balance="gblend") == key("scalar", balance="gblend", keep_streams=True)
     assert key("single:rgb", balance="warmstart") == key("single:rgb", balance="warmstart", keep_streams=True)
+
+
+def test_run_keys_change_where_masked_now_trains_a_method_otherwise(monkeypatch):
+    # masked freezes the encoders first for deep heads (transformer): folders of transformer runs
+    # made before must not resume as if they were such runs; every other method keeps its key
+    from streamfuse.bench.runner import BenchConfig, run_key
+    from streamfuse.training import TrainConfig
+    from streamfuse.training.balance import BALANCE
+
+    bench = BenchConfig(train=TrainConfig(balance="masked"))
+    now = {m: run_key(bench, m, 0) for m in ("transformer", "scalar", "cross_attention")}
+    monkeypatch.setattr(BALANCE["masked"], "run_key_extras", lambda self, epochs: {})
+    before = {m: run_key(bench, m, 0) for m in now}
+    assert [m for m in now if now[m] != before[m]] == ["transformer"]

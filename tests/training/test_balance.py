@@ -291,3 +291,29 @@ def test_lpft_freezes_the_encoders_for_the_first_third_then_hands_back_a_trainab
     assert not any(p.requires_grad for p in model.encoders.parameters()) and not model.encoders.training
     recipe.finish(model)
     assert all(p.requires_grad for p in model.encoders.parameters()) and not model.frozen_encoders
+
+
+@pytest.mark.parametrize("method", ["transformer", "scalar"])
+def test_masked_freezes_the_encoders_first_for_deep_heads_only(method):
+    streams, y, spec = synthetic(n=16)
+    model = build_model(dict(spec, method=method))
+    recipe = make_recipe("masked", 3, method=method)
+    deep = method in recipe.probe_first
+    assert deep == (method == "transformer")
+    states = [recipe.on_epoch_start(model, e, 6) for e in range(6)]
+    assert states == ([True, False, True, False, False, False] if deep else [False] * 6)
+    assert recipe.run_key_extras(6) == ({"probe_epochs": 2} if deep else {})
+
+
+@pytest.mark.parametrize("method", ["transformer", "scalar"])
+def test_a_masked_deep_head_trains_on_the_single_stream_encoders_untouched(method):
+    # one epoch is all probe phase (ceil(1/3) = 1) for a deep head: its encoders, BatchNorm
+    # statistics included, are exactly the singles' after training; a shallow head fine-tunes them
+    streams, y, spec = synthetic(n=64)
+    spec = dict(spec, method=method)
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=2, width=16, balance="masked", keep_streams=True)
+    singles, _, _, _ = _train_singles(spec, streams, y, cfg)
+    model, _ = train_model(spec, streams, y, cfg)
+    assert all(p.requires_grad for p in model.encoders.parameters()) and not model.frozen_encoders
+    same = all(torch.equal(v, singles[s][k]) for s in spec["streams"] for k, v in model.encoders[s].state_dict().items())
+    assert same == (method == "transformer")

@@ -21,7 +21,7 @@ from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
 from .._io import atomic_write_bytes
-from ..training.balance import BALANCE, recipe_fusion_options
+from ..training.balance import BALANCE, make_recipe, recipe_fusion_options
 from ..training.checkpoint import save_checkpoint
 from ..training.model_methods import method_names, method_options, stream_range
 from ..training.models import baseline
@@ -168,6 +168,7 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
         train.pop("standardize", None)
     if not baseline(method):  # the options the method is built with, the recipe's defaults included
         train["fusion_options"] = recipe_fusion_options(bench.train.balance, base_method(method), train.get("fusion_options") or {})
+        train.update(make_recipe(bench.train.balance, 2, method=base_method(method)).run_key_extras(bench.train.epochs))
     blob = json.dumps(
         {"data": bench.data, "opts": bench.data_options, "dseed": bench.data_seed, "train": train, "method": method, "sd": bench.stream_dropout},
         sort_keys=True,

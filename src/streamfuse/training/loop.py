@@ -350,7 +350,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     if not isinstance(cfg.keep_streams, bool):  # a string "False" would read as True
         raise StreamFuseError(f"keep_streams must be True or False, got {cfg.keep_streams!r}")
     fused = not baseline(method)
-    recipe = make_recipe(cfg.balance if fused else "none", len(spec["streams"]), seed=cfg.seed)  # OGM's noise follows the run's seed
+    recipe = make_recipe(cfg.balance if fused else "none", len(spec["streams"]), seed=cfg.seed, method=method)  # OGM's noise follows the run's seed
     if fused and cfg.balance != "none" and (cfg.aux_loss > 0 or cfg.stacked):
         raise StreamFuseError(
             f"balance={cfg.balance!r} sets its own per-stream losses and training stages; "

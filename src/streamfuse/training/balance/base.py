@@ -30,11 +30,12 @@ def register_balance(name: str):
     return deco
 
 
-def make_recipe(name: str, num_streams: int, seed: int = 0) -> BalanceRecipe:
-    """The recipe registered as ``name`` for ``num_streams`` streams (``seed``: its randomness)."""
+def make_recipe(name: str, num_streams: int, seed: int = 0, method: str = "") -> BalanceRecipe:
+    """The recipe registered as ``name`` for ``num_streams`` streams (``seed``: its randomness)
+    training the fusion ``method`` (a registry name; a recipe may treat methods differently)."""
     if name not in BALANCE:
         raise unknown_choice("balance recipe", name, BALANCE)
-    return BALANCE[name](num_streams, seed=seed)
+    return BALANCE[name](num_streams, seed=seed, method=method)
 
 
 class BalanceRecipe:
@@ -56,8 +57,8 @@ class BalanceRecipe:
     # chosen on validation under the recipe; a --fusion-option value replaces them.
     fusion_defaults: dict[str, dict] = {}
 
-    def __init__(self, num_streams: int, seed: int = 0) -> None:
-        self.num_streams, self.seed = num_streams, seed
+    def __init__(self, num_streams: int, seed: int = 0, method: str = "") -> None:
+        self.num_streams, self.seed, self.method = num_streams, seed, method
 
     @property
     def aux_mode(self):
@@ -87,6 +88,11 @@ class BalanceRecipe:
         pass
 
     def state(self) -> dict:
+        return {}
+
+    def run_key_extras(self, epochs: int) -> dict:
+        """Settings by which this recipe trains ``self.method`` unlike it once did, for the bench's
+        run key (so a folder of runs made before does not resume as if they were these)."""
         return {}
 
 

@@ -22,16 +22,5 @@ class ProbeThenFineTune(WarmStart):
 
     summary = "warmstart with the encoders frozen for the first third of the epochs"
 
-    def on_epoch_start(self, model, epoch, epochs):
-        frozen = epoch < math.ceil(epochs / 3)
-        if frozen == model.frozen_encoders:
-            return False
-        model.encoders.requires_grad_(not frozen)
-        model.frozen_encoders = frozen
-        model.train()
-        return True
-
-    def finish(self, model):
-        # stopped early while frozen: hand back a model that trains like any other
-        model.encoders.requires_grad_(True)
-        model.frozen_encoders = False
+    def probe_epochs(self, epochs):
+        return math.ceil(epochs / 3)

@@ -8,6 +8,10 @@ Recognition", CVPR 2022, https://arxiv.org/abs/2104.13586): each pathway is pret
 modality, and the fused network is then fine-tuned with a classification loss per pathway beside
 the fused one (RGBPoseHead). The loop trains and caches each ``single:<stream>`` model and loads
 its encoder into the fusion model before the first epoch (``loop.train_model``).
+
+Warm-start recipes may also keep the loaded encoders frozen for the first ``probe_epochs(epochs)``
+epochs, so that a fresh fusion head learns to read them before its gradients reach them (``lpft``
+for every method, ``masked`` for deep heads); ``warmstart`` itself trains everything from the start.
 """
 
 from __future__ import annotations
@@ -29,3 +33,21 @@ class WarmStart(BalanceRecipe):
     def loss(self, out, y):
         scores, aux = out
         return F.cross_entropy(scores, y) + stream_ces(aux, y).mean()
+
+    def probe_epochs(self, epochs: int) -> int:
+        """How many of the first epochs train the heads only, the warm-started encoders frozen."""
+        return 0
+
+    def on_epoch_start(self, model, epoch, epochs):
+        frozen = epoch < self.probe_epochs(epochs)
+        if frozen == model.frozen_encoders:
+            return False
+        model.encoders.requires_grad_(not frozen)
+        model.frozen_encoders = frozen  # also keeps the encoders' BatchNorm in eval mode (models.py)
+        model.train()
+        return True
+
+    def finish(self, model):
+        # stopped early while frozen: hand back a model that trains like any other
+        model.encoders.requires_grad_(True)
+        model.frozen_encoders = False
