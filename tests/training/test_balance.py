@@ -285,6 +285,7 @@ def test_lpft_freezes_the_encoders_for_the_first_third_then_hands_back_a_trainab
     streams, y, spec = synthetic(n=16)
     model = build_model(dict(spec, stream_heads=True))
     recipe = ProbeThenFineTune(3)
+    (recipe.frozen_epochs,) = recipe.schedules(6)  # one schedule, set by the loop
     states = [recipe.on_epoch_start(model, e, 6) for e in range(6)]
     assert states == [True, False, True, False, False, False]  # frozen for epochs 0-1 (ceil(6/3)), then trained
     recipe.on_epoch_start(model, 0, 6)
@@ -294,26 +295,53 @@ def test_lpft_freezes_the_encoders_for_the_first_third_then_hands_back_a_trainab
 
 
 @pytest.mark.parametrize("method", ["transformer", "scalar"])
-def test_masked_freezes_the_encoders_first_for_deep_heads_only(method):
+def test_masked_tries_a_probe_phase_for_deep_heads_only(method):
     streams, y, spec = synthetic(n=16)
     model = build_model(dict(spec, method=method))
     recipe = make_recipe("masked", 3, method=method)
     deep = method in recipe.probe_first
     assert deep == (method == "transformer")
-    states = [recipe.on_epoch_start(model, e, 6) for e in range(6)]
-    assert states == ([True, False, True, False, False, False] if deep else [False] * 6)
-    assert recipe.run_key_extras(6) == ({"probe_epochs": 2} if deep else {})
+    assert recipe.schedules(6) == ((0, 2) if deep else (0,))  # 2 = ceil(6 / 3)
+    assert recipe.run_key_extras(6) == ({"schedules": [0, 2]} if deep else {})
+    for frozen in recipe.schedules(6):
+        recipe.frozen_epochs = frozen
+        states = [recipe.on_epoch_start(model, e, 6) for e in range(6)]
+        assert states == ([True, False, True, False, False, False] if frozen else [False] * 6)
 
 
-@pytest.mark.parametrize("method", ["transformer", "scalar"])
-def test_a_masked_deep_head_trains_on_the_single_stream_encoders_untouched(method):
-    # one epoch is all probe phase (ceil(1/3) = 1) for a deep head: its encoders, BatchNorm
-    # statistics included, are exactly the singles' after training; a shallow head fine-tunes them
+def test_masked_deep_heads_keep_the_schedule_with_the_best_validation_accuracy(monkeypatch):
+    # each schedule trains exactly the model the recipe trains with that schedule alone, and the
+    # run keeps the one validation prefers (the test split plays no part: there is none here)
     streams, y, spec = synthetic(n=64)
-    spec = dict(spec, method=method)
+    spec = dict(spec, method="transformer")
+    cfg = TrainConfig(epochs=3, batch_size=16, seed=2, width=16, balance="masked", keep_streams=True)
+    model, info = train_model(spec, streams, y, cfg)
+    tried = info["balance"]["schedules"]
+    assert [t["frozen_epochs"] for t in tried] == [0, 1]
+    alone = {}
+    for frozen in (0, 1):
+        monkeypatch.setattr(BALANCE["masked"], "schedules", lambda self, epochs, f=frozen: (f,))
+        alone[frozen] = train_model(spec, streams, y, cfg)
+        assert (alone[frozen][1]["val_accuracy"], alone[frozen][1]["best_epoch"]) == (tried[frozen]["val_accuracy"], tried[frozen]["best_epoch"])
+    best = max((0, 1), key=lambda f: (tried[f]["val_accuracy"], -tried[f]["val_loss"]))
+    assert info["balance"]["frozen_epochs"] == best and info["val_accuracy"] == tried[best]["val_accuracy"]
+    for k, v in alone[best][0].state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    assert all(p.requires_grad for p in model.encoders.parameters()) and not model.frozen_encoders
+    # the choice does not depend on the order the schedules are tried in
+    monkeypatch.setattr(BALANCE["masked"], "schedules", lambda self, epochs: (1, 0))
+    assert train_model(spec, streams, y, cfg)[1]["balance"]["frozen_epochs"] == best
+
+
+def test_a_frozen_schedule_trains_on_the_single_stream_encoders_untouched(monkeypatch):
+    # one epoch all frozen (ceil(1/3) = 1): the encoders, BatchNorm statistics included, are
+    # exactly the singles' after training; the plain schedule fine-tunes them
+    streams, y, spec = synthetic(n=64)
+    spec = dict(spec, method="transformer")
     cfg = TrainConfig(epochs=1, batch_size=16, seed=2, width=16, balance="masked", keep_streams=True)
     singles, _, _, _ = _train_singles(spec, streams, y, cfg)
-    model, _ = train_model(spec, streams, y, cfg)
-    assert all(p.requires_grad for p in model.encoders.parameters()) and not model.frozen_encoders
-    same = all(torch.equal(v, singles[s][k]) for s in spec["streams"] for k, v in model.encoders[s].state_dict().items())
-    assert same == (method == "transformer")
+    for frozen in (0, 1):
+        monkeypatch.setattr(BALANCE["masked"], "schedules", lambda self, epochs, f=frozen: (f,))
+        model, _ = train_model(spec, streams, y, cfg)
+        same = all(torch.equal(v, singles[s][k]) for s in spec["streams"] for k, v in model.encoders[s].state_dict().items())
+        assert same == bool(frozen)

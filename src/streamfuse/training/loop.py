@@ -373,86 +373,109 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     elif recipe.warm_start:
         encoder_states, pre, evidence, classifiers = _train_singles(spec, train_streams, train_labels, cfg)
     start, start_cpu = time.perf_counter(), time.process_time()
-    torch.manual_seed(cfg.seed)
-    # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
-    # unless the spec asks for them, so the model returned is the one ``build_model(spec)`` makes
-    # (a model-level method may score each stream itself, and ``masked`` scores them through the
-    # fused head: then none are built)
     entry = model_method(method)
     needs_heads = recipe.stream_heads and recipe.aux_mode != "masked" and (entry is None or not entry.own_stream_scores)
-    model = build_model(dict(spec, stream_heads=True) if needs_heads else spec).to(device)
-    if getattr(model, "standardizer", None) is not None:
-        # before stacked halving; warm-started encoders were trained under the same statistics
-        # (their singles fitted theirs on this same split), so only encoder states are loaded
-        model.standardizer.fit(fit_on)
-    if encoder_states is not None:
-        if cfg.stacked:
-            model.freeze_encoders(encoder_states)
-        else:
-            model.load_encoders(encoder_states)
-            if hasattr(model, "load_classifiers"):  # score-level models: start as the late fusion of the singles
-                model.load_classifiers(classifiers)
-    # a stream whose own model predicts validation labels no better than the class prior (pure
-    # noise, memorised) is left out of the fused model: the fused head would otherwise fit its
-    # memorised training features and fail on new samples (BENCHMARKS.md, "Leaving out")
-    left_out = [] if cfg.keep_streams or not hasattr(model, "leave_out") else streams_to_leave_out(evidence)
-    if left_out:
-        model.leave_out(left_out)
     tr_idx, va_idx = stratified_split(train_labels, cfg.val_fraction, cfg.seed)
     tr_streams, tr_y = take(train_streams, tr_idx), train_labels[tr_idx]
     va_streams, va_y = take(train_streams, va_idx), train_labels[va_idx]
     # G-Blend compares train and validation losses: a fixed sample of the training split, as
     # large as the validation split, keeps that measurement cheap
     probe_idx = torch.randperm(len(tr_y), generator=torch.Generator().manual_seed(cfg.seed))[: max(len(va_y), 1)]
-    net = DistributedDataParallel(model) if world > 1 else model
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay_all), lr=cfg.lr)
-    aux_loss = getattr(model, "aux_loss", 0.0)
-    sampler = DistributedSampler(range(len(tr_y)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
-    steps = cfg.epochs * math.ceil(len(sampler) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
-    best = (-1.0, math.inf)
-    best_state, best_epoch, history, stale = None, 0, [], 0
-    for epoch in range(cfg.epochs):
-        sampler.set_epoch(epoch)
-        order = torch.tensor(list(iter(sampler)))
-        net.train()
-        if recipe.on_epoch_start(model, epoch, cfg.epochs) and world > 1:
-            net = DistributedDataParallel(model)  # DDP fixes the trained parameters when it wraps
-        for i in range(0, len(order), cfg.batch_size):
-            b = order[i : i + cfg.batch_size]
-            batch = {k: v[b].to(device, non_blocking=True) for k, v in tr_streams.items()}
-            y = tr_y[b].to(device)
-            loss, out = _loss(net, batch, y, aux_loss, recipe)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            recipe.after_backward(model, out, y, lambda v: distributed.all_sum(v, device))
-            opt.step()
-            sched.step()
-        distributed.sync_buffers(model)
-        if recipe.wants_losses(epoch + 1) and len(va_y):
-            recipe.on_epoch_end(epoch + 1, {
-                "train": _head_losses(model, take(tr_streams, probe_idx), tr_y[probe_idx], cfg, device, rank, world),
-                "val": _head_losses(model, va_streams, va_y, cfg, device, rank, world),
-            })
-        if len(va_y):
-            acc, vloss = _evaluate(model, va_streams, va_y, cfg, device, rank, world)
-        else:
-            acc, vloss = 0.0, 0.0
-        history.append({"epoch": epoch + 1, "val_accuracy": acc, "val_loss": vloss})
-        if progress is not None:
-            progress(epoch + 1, cfg.epochs, acc)
-        if (acc, -vloss) > (best[0], -best[1]):
-            best, best_epoch, stale = (acc, vloss), epoch + 1, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    recipe.finish(model)
-    if needs_heads and not spec.get("stream_heads") and model.aux_loss == 0:
-        del model.aux_heads
+    schedules = recipe.schedules(cfg.epochs)
+
+    def fit(recipe, turn: int):
+        """One model trained from the warm start under ``recipe``'s current schedule:
+        ``(model, (val_acc, val_loss), best_epoch, history, left_out)``."""
+        torch.manual_seed(cfg.seed)
+        # a recipe's per-stream heads serve the loss only: built for training, dropped afterwards
+        # unless the spec asks for them, so the model returned is the one ``build_model(spec)`` makes
+        # (a model-level method may score each stream itself, and ``masked`` scores them through the
+        # fused head: then none are built)
+        model = build_model(dict(spec, stream_heads=True) if needs_heads else spec).to(device)
+        if getattr(model, "standardizer", None) is not None:
+            # before stacked halving; warm-started encoders were trained under the same statistics
+            # (their singles fitted theirs on this same split), so only encoder states are loaded
+            model.standardizer.fit(fit_on)
+        if encoder_states is not None:
+            if cfg.stacked:
+                model.freeze_encoders(encoder_states)
+            else:
+                model.load_encoders(encoder_states)
+                if hasattr(model, "load_classifiers"):  # score-level models: start as the late fusion of the singles
+                    model.load_classifiers(classifiers)
+        # a stream whose own model predicts validation labels no better than the class prior (pure
+        # noise, memorised) is left out of the fused model: the fused head would otherwise fit its
+        # memorised training features and fail on new samples (BENCHMARKS.md, "Leaving out")
+        left_out = [] if cfg.keep_streams or not hasattr(model, "leave_out") else streams_to_leave_out(evidence)
+        if left_out:
+            model.leave_out(left_out)
+        net = DistributedDataParallel(model) if world > 1 else model
+        opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.decay_all), lr=cfg.lr)
+        aux_loss = getattr(model, "aux_loss", 0.0)
+        sampler = DistributedSampler(range(len(tr_y)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+        steps = cfg.epochs * math.ceil(len(sampler) / cfg.batch_size)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1))))
+        best = (-1.0, math.inf)
+        best_state, best_epoch, history, stale = None, 0, [], 0
+        for epoch in range(cfg.epochs):
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(iter(sampler)))
+            net.train()
+            if recipe.on_epoch_start(model, epoch, cfg.epochs) and world > 1:
+                net = DistributedDataParallel(model)  # DDP fixes the trained parameters when it wraps
+            for i in range(0, len(order), cfg.batch_size):
+                b = order[i : i + cfg.batch_size]
+                batch = {k: v[b].to(device, non_blocking=True) for k, v in tr_streams.items()}
+                y = tr_y[b].to(device)
+                loss, out = _loss(net, batch, y, aux_loss, recipe)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                recipe.after_backward(model, out, y, lambda v: distributed.all_sum(v, device))
+                opt.step()
+                sched.step()
+            distributed.sync_buffers(model)
+            if recipe.wants_losses(epoch + 1) and len(va_y):
+                recipe.on_epoch_end(epoch + 1, {
+                    "train": _head_losses(model, take(tr_streams, probe_idx), tr_y[probe_idx], cfg, device, rank, world),
+                    "val": _head_losses(model, va_streams, va_y, cfg, device, rank, world),
+                })
+            if len(va_y):
+                acc, vloss = _evaluate(model, va_streams, va_y, cfg, device, rank, world)
+            else:
+                acc, vloss = 0.0, 0.0
+            history.append({"epoch": epoch + 1, "val_accuracy": acc, "val_loss": vloss})
+            if progress is not None:  # several schedules count on: epoch 4 of the second is 19/30
+                progress(turn * cfg.epochs + epoch + 1, len(schedules) * cfg.epochs, acc)
+            if (acc, -vloss) > (best[0], -best[1]):
+                best, best_epoch, stale = (acc, vloss), epoch + 1, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        recipe.finish(model)
+        if needs_heads and not spec.get("stream_heads") and model.aux_loss == 0:
+            del model.aux_heads
+        return model, best, best_epoch, history, left_out
+
+    # A recipe may offer several schedules (how many first epochs keep the warm-started encoders
+    # frozen): one model is trained under each, from the same seed, and the one with the best
+    # validation accuracy (then loss) is kept; the test split is never looked at.
+    chosen, tried = None, []
+    for turn, frozen in enumerate(schedules):
+        if turn:
+            recipe = make_recipe(cfg.balance, len(spec["streams"]), seed=cfg.seed, method=method)
+        recipe.frozen_epochs = frozen
+        result = fit(recipe, turn)
+        tried.append({"frozen_epochs": frozen, "val_accuracy": result[1][0], "val_loss": result[1][1], "best_epoch": result[2]})
+        if chosen is None or (result[1][0], -result[1][1]) > (chosen[1][1][0], -chosen[1][1][1]):
+            chosen = (recipe, result)
+    recipe, (model, best, best_epoch, history, left_out) = chosen
+    state = recipe.state()
+    if len(schedules) > 1:
+        state = dict(state, frozen_epochs=recipe.frozen_epochs, schedules=tried)
     info = {
         "train_seconds": time.perf_counter() - start + pre[0],
         # CPU seconds of this process: the cost of a run even when other jobs share the cores
@@ -461,7 +484,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
         "best_epoch": best_epoch,
         "val_accuracy": best[0],
         "history": history,
-        "balance": recipe.state(),
+        "balance": state,
         "stream_evidence": evidence,  # warm-start recipes: each stream's model alone on validation
         "left_out": left_out,
     }

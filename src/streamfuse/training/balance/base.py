@@ -56,6 +56,7 @@ class BalanceRecipe:
     # Fusion option defaults this recipe trains each method with ({method: {option: value}}),
     # chosen on validation under the recipe; a --fusion-option value replaces them.
     fusion_defaults: dict[str, dict] = {}
+    frozen_epochs = 0  # the schedule being trained: epochs the warm-started encoders stay frozen (set by the loop)
 
     def __init__(self, num_streams: int, seed: int = 0, method: str = "") -> None:
         self.num_streams, self.seed, self.method = num_streams, seed, method
@@ -68,6 +69,12 @@ class BalanceRecipe:
 
     def loss(self, out, y: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(out, y)
+
+    def schedules(self, epochs: int) -> tuple[int, ...]:
+        """The schedules to train ``self.method`` under, each the number of first epochs in which
+        the warm-started encoders stay frozen (recipes with ``warm_start`` only). With more than
+        one, the loop trains one model per schedule and keeps the best on validation data."""
+        return (0,)
 
     def on_epoch_start(self, model, epoch: int, epochs: int) -> bool:
         """Called before each epoch (0-based) with the unwrapped model; True when it changed

@@ -22,5 +22,5 @@ class ProbeThenFineTune(WarmStart):
 
     summary = "warmstart with the encoders frozen for the first third of the epochs"
 
-    def probe_epochs(self, epochs):
-        return math.ceil(epochs / 3)
+    def schedules(self, epochs):
+        return (math.ceil(epochs / 3),)

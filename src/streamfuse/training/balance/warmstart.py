@@ -9,9 +9,10 @@ modality, and the fused network is then fine-tuned with a classification loss pe
 the fused one (RGBPoseHead). The loop trains and caches each ``single:<stream>`` model and loads
 its encoder into the fusion model before the first epoch (``loop.train_model``).
 
-Warm-start recipes may also keep the loaded encoders frozen for the first ``probe_epochs(epochs)``
-epochs, so that a fresh fusion head learns to read them before its gradients reach them (``lpft``
-for every method, ``masked`` for deep heads); ``warmstart`` itself trains everything from the start.
+Warm-start recipes may also keep the loaded encoders frozen for the first ``frozen_epochs``
+epochs of a schedule (``schedules``), so that a fresh fusion head learns to read them before its
+gradients reach them (``lpft`` for every method; ``masked`` tries it beside the plain schedule for
+deep heads); ``warmstart`` itself trains everything from the start.
 """
 
 from __future__ import annotations
@@ -34,12 +35,8 @@ class WarmStart(BalanceRecipe):
         scores, aux = out
         return F.cross_entropy(scores, y) + stream_ces(aux, y).mean()
 
-    def probe_epochs(self, epochs: int) -> int:
-        """How many of the first epochs train the heads only, the warm-started encoders frozen."""
-        return 0
-
     def on_epoch_start(self, model, epoch, epochs):
-        frozen = epoch < self.probe_epochs(epochs)
+        frozen = epoch < self.frozen_epochs
         if frozen == model.frozen_encoders:
             return False
         model.encoders.requires_grad_(not frozen)
