@@ -23,6 +23,9 @@ for balance in sorted(BALANCE):  # every recipe's extra step (OGM's all-reduced 
 streams240, labels240, _ = synthetic(n=240)
 model, info = train_model(spec, streams240, labels240, TrainConfig(epochs=1, batch_size=16, seed=3, width=16, balance="masked"))
 torch.save({"state": model.state_dict(), "left_out": info["left_out"]}, f"{out}/leave-out-rank{dist.get_rank()}.pt")
+# A deep head under masked trains two schedules and keeps one: every rank must keep the same.
+model, info = train_model(dict(spec, method="transformer"), streams, labels, TrainConfig(epochs=3, batch_size=16, seed=3, width=16, balance="masked"))
+torch.save({"state": model.state_dict(), "balance": info["balance"]}, f"{out}/schedules-rank{dist.get_rank()}.pt")
 # The same training as one process with twice the batch (``single_process_reference`` in
 # test_ddp.py): per-rank batches of 16 from DistributedSampler are the two halves of a 32-batch.
 ENCODERS[NO_DROPOUT_KIND] = no_dropout_encoder

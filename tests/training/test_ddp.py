@@ -76,6 +76,14 @@ def test_ddp_trains_with_streams_left_out(ddp_run):
         assert torch.equal(r0["state"][k], r1["state"][k]), k
 
 
+def test_ddp_ranks_keep_the_same_schedule(ddp_run):
+    r0, r1 = (torch.load(ddp_run / f"schedules-rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert [t["frozen_epochs"] for t in r0["balance"]["schedules"]] == [0, 1]
+    assert r0["balance"] == r1["balance"]  # validation reduced across ranks: the same choice
+    for k in r0["state"]:
+        assert torch.equal(r0["state"][k], r1["state"][k]), k
+
+
 @pytest.mark.parametrize("balance", ["none", "warmstart"])
 def test_ddp_equals_one_process_with_the_whole_batch(ddp_run, balance, monkeypatch):
     from streamfuse.training import train_model

@@ -39,7 +39,8 @@ class MaskedStreamLosses(WarmStart):
     """``warmstart`` whose per-stream losses go through the fused head, one stream present at a
     time: ``CE(fused) + mean_i CE(head(stream i alone))``."""
 
-    summary = "warmstart whose per-stream losses go through the fused head, the other streams masked"
+    summary = ("warmstart whose per-stream losses go through the fused head, the other streams masked; deep heads "
+               "(transformer) also try the encoders frozen for the first third and keep the better on validation")
     aux_mode = "masked"
     # logit_scale=1 for the methods whose stream weights are one learned logit (or a row of them)
     # per stream: k=10 makes a weight move far within the training budget, which plain joint
