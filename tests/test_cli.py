@@ -366,3 +366,13 @@ def test_keep_streams_flag_reaches_the_training_settings(command):
     parser = build_parser()
     assert _train_config(parser.parse_args(command)).keep_streams is False  # leaving out is the default
     assert _train_config(parser.parse_args([*command, "--keep-streams"])).keep_streams is True
+
+
+def test_train_names_the_schedules_a_recipe_tried_and_the_one_kept():
+    from streamfuse.cli import _schedule_note
+
+    run = {"balance": {"frozen_epochs": 5, "schedules": [{"frozen_epochs": 0, "val_accuracy": 0.5}, {"frozen_epochs": 5, "val_accuracy": 0.625}]}}
+    assert _schedule_note(run) == ("trained under 2 schedules, kept the better on validation: plain fine-tuning 0.500, "
+                                   "encoders frozen for the first 5 epochs 0.625 (kept)")
+    assert _schedule_note({"balance": {"frozen_epochs": 0, "schedules": [{"frozen_epochs": 0, "val_accuracy": 0.5}]}}) == ""
+    assert _schedule_note({"balance": {}}) == _schedule_note({}) == ""
