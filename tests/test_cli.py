@@ -371,8 +371,9 @@ def test_keep_streams_flag_reaches_the_training_settings(command):
 def test_train_names_the_schedules_a_recipe_tried_and_the_one_kept():
     from streamfuse.cli import _schedule_note
 
-    run = {"balance": {"frozen_epochs": 5, "schedules": [{"frozen_epochs": 0, "val_accuracy": 0.5}, {"frozen_epochs": 5, "val_accuracy": 0.625}]}}
-    assert _schedule_note(run) == ("trained under 2 schedules, kept the better on validation: plain fine-tuning 0.500, "
-                                   "encoders frozen for the first 5 epochs 0.625 (kept)")
-    assert _schedule_note({"balance": {"frozen_epochs": 0, "schedules": [{"frozen_epochs": 0, "val_accuracy": 0.5}]}}) == ""
+    run = {"balance": {"frozen_epochs": 5, "schedules": [{"frozen_epochs": 0, "val_accuracy": 0.5, "val_loss": 1.25},
+                                                         {"frozen_epochs": 5, "val_accuracy": 0.625, "val_loss": 1.5}]}}
+    assert _schedule_note(run) == ("trained under 2 schedules, kept the better on validation: plain fine-tuning 0.500 (loss 1.250); "
+                                   "encoders frozen for the first 5 epochs 0.625 (loss 1.500), kept")
+    assert _schedule_note({"balance": {"frozen_epochs": 0, "schedules": [{"frozen_epochs": 0, "val_accuracy": 0.5, "val_loss": 1.0}]}}) == ""
     assert _schedule_note({"balance": {}}) == _schedule_note({}) == ""

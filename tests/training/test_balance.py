@@ -284,8 +284,7 @@ def test_lpft_freezes_the_encoders_for_the_first_third_then_hands_back_a_trainab
 
     streams, y, spec = synthetic(n=16)
     model = build_model(dict(spec, stream_heads=True))
-    recipe = ProbeThenFineTune(3)
-    (recipe.frozen_epochs,) = recipe.schedules(6)  # one schedule, set by the loop
+    recipe = ProbeThenFineTune(3)  # no schedule set (the loop sets one): its first
     states = [recipe.on_epoch_start(model, e, 6) for e in range(6)]
     assert states == [True, False, True, False, False, False]  # frozen for epochs 0-1 (ceil(6/3)), then trained
     recipe.on_epoch_start(model, 0, 6)
@@ -331,6 +330,49 @@ def test_masked_deep_heads_keep_the_schedule_with_the_best_validation_accuracy(m
     # the choice does not depend on the order the schedules are tried in
     monkeypatch.setattr(BALANCE["masked"], "schedules", lambda self, epochs: (1, 0))
     assert train_model(spec, streams, y, cfg)[1]["balance"]["frozen_epochs"] == best
+
+
+@pytest.mark.parametrize("order", [(0, 2), (2, 0)])
+def test_an_exact_tie_on_validation_keeps_the_fewer_frozen_epochs_in_any_order(monkeypatch, order):
+    import streamfuse.training.loop as loop
+
+    streams, y, spec = synthetic(n=64)
+    monkeypatch.setattr(loop, "_evaluate", lambda *a: (0.5, 1.0))  # every epoch of every schedule ties
+    monkeypatch.setattr(BALANCE["masked"], "schedules", lambda self, epochs: order)
+    cfg = TrainConfig(epochs=3, batch_size=16, seed=2, width=16, balance="masked", keep_streams=True)
+    _, info = train_model(dict(spec, method="transformer"), streams, y, cfg)
+    assert info["balance"]["frozen_epochs"] == 0
+
+
+def test_without_a_validation_split_one_schedule_is_trained():
+    streams, y, spec = synthetic(n=64)
+    cfg = TrainConfig(epochs=3, batch_size=16, seed=2, width=16, balance="masked", keep_streams=True, val_fraction=0.0)
+    _, info = train_model(dict(spec, method="transformer"), streams, y, cfg)
+    assert "schedules" not in info["balance"]  # nothing to choose by
+
+
+def test_early_stopping_waits_for_fine_tuning_after_a_frozen_phase(monkeypatch):
+    # validation never improves after epoch 1; patience 1; 2 of 6 epochs frozen: the plain
+    # schedule stops after epoch 2, the frozen one only after its first fine-tuning epoch (3)
+    import streamfuse.training.loop as loop
+
+    streams, y, spec = synthetic(n=64)
+    monkeypatch.setattr(loop, "_evaluate", lambda *a: (0.5, 1.0))
+    cfg = TrainConfig(epochs=6, batch_size=16, seed=2, width=16, balance="masked", keep_streams=True, patience=1)
+    _, info = train_model(dict(spec, method="transformer"), streams, y, cfg)
+    assert [(t["frozen_epochs"], t["epochs_run"]) for t in info["balance"]["schedules"]] == [(0, 2), (2, 3)]
+
+
+def test_a_recipe_registered_without_a_method_argument_still_constructs(monkeypatch):
+    from streamfuse.training.balance import WarmStart
+
+    class Old(WarmStart):
+        def __init__(self, num_streams, seed=0):  # the signature recipes had before recipes knew their method
+            super().__init__(num_streams, seed)
+
+    monkeypatch.setitem(BALANCE, "old", Old)
+    recipe = make_recipe("old", 2, method="scalar")
+    assert isinstance(recipe, Old) and recipe.method == "scalar" and recipe.schedules(6) == (0,)
 
 
 def test_a_frozen_schedule_trains_on_the_single_stream_encoders_untouched(monkeypatch):

@@ -350,7 +350,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     if not isinstance(cfg.keep_streams, bool):  # a string "False" would read as True
         raise StreamFuseError(f"keep_streams must be True or False, got {cfg.keep_streams!r}")
     fused = not baseline(method)
-    recipe = make_recipe(cfg.balance if fused else "none", len(spec["streams"]), seed=cfg.seed, method=method)  # OGM's noise follows the run's seed
+    recipe_name = cfg.balance if fused else "none"
+    recipe = make_recipe(recipe_name, len(spec["streams"]), seed=cfg.seed, method=method)  # OGM's noise follows the run's seed
     if fused and cfg.balance != "none" and (cfg.aux_loss > 0 or cfg.stacked):
         raise StreamFuseError(
             f"balance={cfg.balance!r} sets its own per-stream losses and training stages; "
@@ -381,7 +382,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     # G-Blend compares train and validation losses: a fixed sample of the training split, as
     # large as the validation split, keeps that measurement cheap
     probe_idx = torch.randperm(len(tr_y), generator=torch.Generator().manual_seed(cfg.seed))[: max(len(va_y), 1)]
-    schedules = recipe.schedules(cfg.epochs)
+    # without a validation split there is nothing to choose a schedule by: the first is trained
+    schedules = recipe.schedules(cfg.epochs) if len(va_y) else recipe.schedules(cfg.epochs)[:1]
 
     def fit(recipe, turn: int):
         """One model trained from the warm start under ``recipe``'s current schedule:
@@ -449,7 +451,7 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
             if (acc, -vloss) > (best[0], -best[1]):
                 best, best_epoch, stale = (acc, vloss), epoch + 1, 0
                 best_state = copy.deepcopy(model.state_dict())
-            else:
+            elif epoch >= recipe.frozen_epochs:  # patience counts fine-tuning epochs: a frozen phase always ends in fine-tuning
                 stale += 1
                 if stale >= cfg.patience:
                     break
@@ -466,11 +468,13 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     chosen, tried = None, []
     for turn, frozen in enumerate(schedules):
         if turn:
-            recipe = make_recipe(cfg.balance, len(spec["streams"]), seed=cfg.seed, method=method)
+            recipe = make_recipe(recipe_name, len(spec["streams"]), seed=cfg.seed, method=method)
         recipe.frozen_epochs = frozen
         result = fit(recipe, turn)
-        tried.append({"frozen_epochs": frozen, "val_accuracy": result[1][0], "val_loss": result[1][1], "best_epoch": result[2]})
-        if chosen is None or (result[1][0], -result[1][1]) > (chosen[1][1][0], -chosen[1][1][1]):
+        tried.append({"frozen_epochs": frozen, "val_accuracy": result[1][0], "val_loss": result[1][1], "best_epoch": result[2],
+                      "epochs_run": len(result[3])})
+        # an exact tie goes to the fewer frozen epochs, whatever the order they were tried in
+        if chosen is None or (result[1][0], -result[1][1], -frozen) > (chosen[1][1][0], -chosen[1][1][1], -chosen[0].frozen_epochs):
             chosen = (recipe, result)
     recipe, (model, best, best_epoch, history, left_out) = chosen
     state = recipe.state()

@@ -35,7 +35,9 @@ def make_recipe(name: str, num_streams: int, seed: int = 0, method: str = "") ->
     training the fusion ``method`` (a registry name; a recipe may treat methods differently)."""
     if name not in BALANCE:
         raise unknown_choice("balance recipe", name, BALANCE)
-    return BALANCE[name](num_streams, seed=seed, method=method)
+    recipe = BALANCE[name](num_streams, seed=seed)
+    recipe.method = method  # set here, not in __init__: recipes registered before it existed still construct
+    return recipe
 
 
 class BalanceRecipe:
@@ -56,10 +58,13 @@ class BalanceRecipe:
     # Fusion option defaults this recipe trains each method with ({method: {option: value}}),
     # chosen on validation under the recipe; a --fusion-option value replaces them.
     fusion_defaults: dict[str, dict] = {}
-    frozen_epochs = 0  # the schedule being trained: epochs the warm-started encoders stay frozen (set by the loop)
+    method = ""  # the fusion method trained (make_recipe sets it)
+    # the schedule being trained: epochs the warm-started encoders stay frozen; set by the loop,
+    # None: the first of ``schedules``
+    frozen_epochs: int | None = None
 
-    def __init__(self, num_streams: int, seed: int = 0, method: str = "") -> None:
-        self.num_streams, self.seed, self.method = num_streams, seed, method
+    def __init__(self, num_streams: int, seed: int = 0) -> None:
+        self.num_streams, self.seed = num_streams, seed
 
     @property
     def aux_mode(self):

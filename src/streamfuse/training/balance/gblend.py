@@ -32,8 +32,8 @@ class GradientBlending(BalanceRecipe):
     stream_heads = True
     eps = 1e-3
 
-    def __init__(self, num_streams: int, interval: int = 2, seed: int = 0, method: str = "") -> None:
-        super().__init__(num_streams, seed, method)
+    def __init__(self, num_streams: int, interval: int = 2, seed: int = 0) -> None:
+        super().__init__(num_streams, seed)
         self.interval = interval
         self.weights = [1.0 / (num_streams + 1)] * (num_streams + 1)
         self.last: dict | None = None  # per-head losses at the previous checkpoint

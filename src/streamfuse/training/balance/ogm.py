@@ -38,8 +38,8 @@ class GradientModulation(BalanceRecipe):
     stream_heads = True
     probe = True
 
-    def __init__(self, num_streams: int, alpha: float = 0.5, ge: bool = True, seed: int = 0, method: str = "") -> None:
-        super().__init__(num_streams, seed, method)
+    def __init__(self, num_streams: int, alpha: float = 0.5, ge: bool = True, seed: int = 0) -> None:
+        super().__init__(num_streams, seed)
         self.alpha, self.ge = alpha, ge
         self.gen = torch.Generator().manual_seed(seed)
         self.coeff_sum = [0.0] * num_streams

@@ -12,7 +12,8 @@ its encoder into the fusion model before the first epoch (``loop.train_model``).
 Warm-start recipes may also keep the loaded encoders frozen for the first ``frozen_epochs``
 epochs of a schedule (``schedules``), so that a fresh fusion head learns to read them before its
 gradients reach them (``lpft`` for every method; ``masked`` tries it beside the plain schedule for
-deep heads); ``warmstart`` itself trains everything from the start.
+deep heads); ``warmstart`` itself trains everything from the start. Early stopping counts its
+patience from the first fine-tuning epoch, so a frozen phase always ends in fine-tuning.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class WarmStart(BalanceRecipe):
         return F.cross_entropy(scores, y) + stream_ces(aux, y).mean()
 
     def on_epoch_start(self, model, epoch, epochs):
-        frozen = epoch < self.frozen_epochs
+        frozen = epoch < (self.schedules(epochs)[0] if self.frozen_epochs is None else self.frozen_epochs)
         if frozen == model.frozen_encoders:
             return False
         model.encoders.requires_grad_(not frozen)
