@@ -528,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamfuse",
         description="Learned fusion of multi-stream networks: compare fusion methods on your data and find out which stream carries the information.",
-        epilog="Start with `streamfuse bench` (every method on small generated video clips: 1 min 57 s on 2 CPU cores, "
+        epilog="Start with `streamfuse bench` (every method on small generated video clips: 2 min 29 s on 2 CPU cores, "
                "torch 2.13; several times longer when the cores are shared: see --threads). "
                "`streamfuse COMMAND --help` for details.",
     )

@@ -51,7 +51,7 @@ class MaskedStreamLosses(WarmStart):
     fusion_defaults = {m: {"logit_scale": 1.0} for m in ("scalar", "convex", "channel", "attention")}
     # Deep heads, for which fine-tuning the warm-started encoders from the first step can lose to
     # a probe phase first (lpft's): transformer with pose as noise at the 30-epoch size ended 8
-    # points below the RGB stream alone, and 0.6 above it with its encoders frozen for the first
+    # points below the RGB stream alone, and 0.1 below it with its encoders frozen for the first
     # third, while at the quick and 4x sizes, clean, the plain schedule was ahead on validation
     # and test (5 seeds each; BENCHMARKS.md, "Deep heads under masked"). So both are trained and
     # the better on validation is kept.
