@@ -16,7 +16,9 @@ the fused head itself and the other streams masked out. One recipe per file:
                 CE(fused) + mean_i CE(stream_i)
     masked      warmstart whose per-stream losses are the fused   a shared head trained on each
                 head's, each stream alone present:                stream alone (MLA, Zhang et al.
-                CE(fused) + mean_i CE(head(stream i alone))       2024; ModDrop's masking)
+                CE(fused) + mean_i CE(head(stream i alone));      2024; ModDrop's masking)
+                deep heads also under lpft's schedule, the better
+                on validation kept
     lpft        warmstart, the encoders frozen for the first      linear probing, then fine-tuning
                 third of the epochs                               (Kumar et al. 2022)
     gblend      w_0 CE(fused) + sum_i w_i CE(stream_i), weights    Gradient Blending (Wang et al. 2020)
