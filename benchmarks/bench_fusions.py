@@ -317,9 +317,11 @@ def compiled(module: nn.Module, xs, s: Settings):
 
 
 # ------------------------------------------------------------------------------------ the floor
-def floor_candidates(s: Settings) -> dict:
+def floor_candidates(s: Settings, num_streams: int | None = None) -> dict:
     """Ways to compute ``sum_i w[i] * x_i`` that read each input once, from the list ``xs`` or from
-    the pre-stacked ``X (N, S, D)``. Each function takes ``(xs, X, w)``."""
+    the pre-stacked ``X (N, S, D)``. Each function takes ``(xs, X, w)``. With ``num_streams=2``
+    also ``lerp``, valid because the floor's weights are a softmax (they sum to one): a single
+    pass that writes the output once, where the ``addcmul_`` chain writes it and reads it back."""
 
     def bmm(xs, X, w):
         return torch.bmm(w.expand(X.shape[0], -1).unsqueeze(1), X).squeeze(1)
@@ -339,8 +341,13 @@ def floor_candidates(s: Settings) -> dict:
             out = out + xs[i] * w[i]
         return out
 
+    def lerp(xs, X, w):
+        return torch.lerp(xs[1], xs[0], w[0])
+
     # name -> (function, reads the pre-stacked X rather than the list xs)
     cands = {"eager bmm(X)": (bmm, True), "eager addcmul loop(xs)": (loop, False)}
+    if num_streams == 2:
+        cands["eager lerp(xs) (S=2)"] = (lerp, False)
     if s.compile:
         cands["compiled (w*X).sum(1)"] = (torch.compile(stacked, fullgraph=True, dynamic=False), True)
         cands["compiled sum w_i*x_i (xs)"] = (torch.compile(listed, fullgraph=True, dynamic=False), False)
@@ -352,7 +359,7 @@ def measure_floor(xs, s: Settings) -> dict:
     X = torch.stack([x.detach() for x in xs], dim=1).requires_grad_()
     w = torch.softmax(torch.randn(len(xs), device=xs[0].device), 0).requires_grad_()
     out = {}
-    for name, (fn, stacked_input) in floor_candidates(s).items():
+    for name, (fn, stacked_input) in floor_candidates(s, len(xs)).items():
         inputs = [X] if stacked_input else list(xs)
         out[name] = measure(lambda _xs, fn=fn: fn(xs, X, w), [], s, params=[w] + inputs)
         out[name].stacked_input = stacked_input

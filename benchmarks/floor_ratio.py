@@ -4,11 +4,12 @@ against the floor, side by side, inference forward (``eval()``, ``no_grad``).
 The setting of issue 14: S streams of ``(N, D) = (256, 512)`` already at the fused width, so the
 method is only a weighted sum. The floor is the fastest eager way to read the S·N·D inputs once
 with the weights already normalised (``floor_candidates`` of ``bench_fusions.py``): a chain of
-``addcmul_`` over the list of streams, or one ``bmm`` over streams the caller has already
-stacked into ``(N, S, D)``. Ours takes the list, so its floor for the same input is the list
-candidate; both ratios are reported. Each round times every candidate and method once, in turn
-(``blocked_autorange`` medians), so a shared machine's drifting load hits them alike; the report
-is the median over rounds of each ratio taken within the round, with the lowest and highest.
+``addcmul_`` over the list of streams (the floor the issue measured against), at S = 2 one
+``lerp`` (the weights are a softmax, so ``w_2 = 1 - w_1``; ours runs it too), or one ``bmm`` over
+streams the caller has already stacked into ``(N, S, D)``. Ours takes the list; every ratio is
+reported. Each round times every candidate and method once, in turn (``blocked_autorange``
+medians), so a shared machine's drifting load hits them alike; the report is the median over
+rounds of each ratio taken within the round, with the lowest and highest.
 
     python benchmarks/floor_ratio.py [--rounds 15] [--threads 1] [--streams 2 4 8 16]
 """
@@ -48,19 +49,20 @@ def main(argv=None) -> int:
     if not args.min_run_time > 0:  # also refuses nan
         p.error(f"--min-run-time must be > 0 seconds, got {args.min_run_time}")
     torch.set_num_threads(args.threads)
-    cands = floor_candidates(SimpleNamespace(compile=False))
     print(f"N={N}, D={D}, inference forward, {args.threads} thread(s), {args.rounds} rounds, torch {torch.__version__}\n")
-    print("| method | S | median µs | floor (list) µs | × list floor | floor (pre-stacked) µs | × pre-stacked floor | lowest–highest × list floor |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| method | S | median µs | addcmul chain µs | × chain | lerp µs (S=2) | × lerp | pre-stacked bmm µs | × bmm | "
+          "lowest–highest × chain |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for s in args.streams:
+        # without compile: the addcmul_ chain, the bmm and (S=2) the lerp
+        cands = floor_candidates(SimpleNamespace(compile=False), s)
+        chain, bmm = "eager addcmul loop(xs)", "eager bmm(X)"
+        lerp = next((name for name in cands if "lerp" in name), None)
         torch.manual_seed(0)
         xs = [torch.randn(N, D) for _ in range(s)]
         x = torch.stack(xs, dim=1)
         w = torch.softmax(torch.randn(s), 0)
         fns = {name: (lambda fn=fn: fn(xs, x, w)) for name, (fn, _) in cands.items()}
-        # without compile there is one candidate of each kind: the addcmul_ chain and the bmm
-        on_list = next(name for name, (_, st) in cands.items() if not st)
-        on_stack = next(name for name, (_, st) in cands.items() if st)
         fusions = {m: streamfuse.create_fusion(m, [D] * s, project=False, stream_norm=False).eval() for m in METHODS}
         fns.update({m: (lambda f=f: f(xs)) for m, f in fusions.items()})
         times: dict[str, list[float]] = {k: [] for k in fns}
@@ -68,12 +70,17 @@ def main(argv=None) -> int:
             for _ in range(args.rounds):
                 for k, fn in fns.items():
                     times[k].append(benchmark.Timer("f()", globals={"f": fn}).blocked_autorange(min_run_time=args.min_run_time).median)
+
+        def cols(m: str, floor: str | None) -> str:
+            if floor is None:
+                return "– | –"
+            by = [a / b for a, b in zip(times[m], times[floor])]
+            return f"{statistics.median(times[floor]) * 1e6:.1f} | {statistics.median(by):.2f}"
+
         for m in METHODS:
-            by_list = [a / b for a, b in zip(times[m], times[on_list])]
-            by_stack = [a / b for a, b in zip(times[m], times[on_stack])]
-            list_floor, stack_floor = statistics.median(times[on_list]), statistics.median(times[on_stack])
-            print(f"| {m} | {s} | {statistics.median(times[m]) * 1e6:.1f} | {list_floor * 1e6:.1f} | {statistics.median(by_list):.2f} | "
-                  f"{stack_floor * 1e6:.1f} | {statistics.median(by_stack):.2f} | {min(by_list):.2f}–{max(by_list):.2f} |", flush=True)
+            by_chain = [a / b for a, b in zip(times[m], times[chain])]
+            print(f"| {m} | {s} | {statistics.median(times[m]) * 1e6:.1f} | {cols(m, chain)} | {cols(m, lerp)} | "
+                  f"{cols(m, bmm)} | {min(by_chain):.2f}–{max(by_chain):.2f} |", flush=True)
     return 0
 
 

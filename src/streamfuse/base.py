@@ -26,6 +26,7 @@ from torch.types import Device
 from .errors import StreamFuseError
 from .errors import shape_text as _shape
 from .layers.masking import (
+    convex_pair,
     normalize_weights,
     stream_dropout_mask,
     weighted_sum,
@@ -277,10 +278,13 @@ class Fusion(StreamRecord, nn.Module):
         mask = self.check_mask(mask, batch, device)
         if self.training and self.stream_dropout > 0:
             mask = stream_dropout_mask(mask, batch, self.num_streams, self.stream_dropout, device)
+        # The two conversions below rebuild the list only when some stream needs them, and the
+        # autocast query runs only then too: on the common call (every stream a pooled vector of
+        # the parameters' dtype) they cost a scan of S dtypes and S ranks.
         want = self.parameter_dtype()
-        if want is not None and not torch.is_autocast_enabled(device.type):
+        if want is not None and any(x.dtype != want for x in xs) and not torch.is_autocast_enabled(device.type):
             xs = [x if x.dtype == want else x.to(want) for x in xs]
-        if not self.token_level:
+        if not self.token_level and any(x.dim() > 2 for x in xs):
             xs = [x.flatten(2).mean(-1) if x.dim() > 2 else x for x in xs]
         if mask is not None:
             # where(), not multiply: an absent stream holding NaN must not poison the output.
@@ -330,14 +334,19 @@ class Fusion(StreamRecord, nn.Module):
         """Normalise input-independent logits ``(S,)``/``(S, D)``: once, still ``(S[, D])``, when
         there is no mask (not N identical copies), per sample ``(N, S[, D])`` when there is one."""
         if mask is None:
-            return normalize_weights(logits, mode, None, dim=0)
+            # the every-call case goes straight to the softmax (two Python frames fewer)
+            return torch.softmax(logits, 0) if mode == "softmax" else normalize_weights(logits, mode, None, dim=0)
         return normalize_weights(self.per_sample(logits, mask.shape[0]), mode, mask)
 
-    def project_and_sum(self, xs: list[torch.Tensor], weights: torch.Tensor | None, shared: bool = False) -> torch.Tensor:
+    def project_and_sum(
+        self, xs: list[torch.Tensor], weights: torch.Tensor | None, shared: bool = False, convex: bool = False
+    ) -> torch.Tensor:
         """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N, S[, D])``, or ``(S[, D])`` for
         every sample when ``shared`` (None: a plain sum); ``self.proj`` required.
         Unless the projection is one batched matmul over stacked streams, the streams are summed
-        without being stacked (no stacked copy is made or kept for backward)."""
+        without being stacked (no stacked copy is made or kept for backward).
+        ``convex``: the shared weights sum to one over streams (a softmax), so two streams are
+        summed as one ``lerp`` (``layers.masking.convex_pair``)."""
         proj = self.proj
         if not isinstance(proj, StreamProjection):
             raise TypeError(f"{self.name}: project_and_sum needs self.proj from build_projection, got {type(proj).__name__}")
@@ -346,10 +355,14 @@ class Fusion(StreamRecord, nn.Module):
             if weights is None:
                 return x.sum(dim=1)
             if shared:
+                if convex and x.shape[1] == 2:
+                    return convex_pair(x[:, 0], x[:, 1], weights[0])
                 weights = weights.unsqueeze(0)
             return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
         parts = proj.project_each(xs)
         if weights is not None and shared:
+            if convex and len(parts) == 2 and parts[0].dtype == parts[1].dtype:  # (lerp needs one dtype)
+                return convex_pair(parts[0], parts[1], weights[0])
             return weighted_sum_list(parts, weights.unbind(0))
         if weights is not None:
             return weighted_sum_streams(parts, weights)

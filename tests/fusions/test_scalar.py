@@ -59,3 +59,32 @@ def test_logit_scale_lets_adam_move_the_weight():
         opt.step()
     _, w = f([informative, noise], return_weights=True)
     assert w[0, 0] > 0.9, f"informative stream weight only {w[0, 0]:.3f}"
+
+
+def test_two_softmax_streams_sum_as_one_lerp_equal_to_the_multiply_adds():
+    """The S = 2 shortcut (``convex_pair``) gives the multiply-add chain's values and gradients on
+    both projection layouts: one Linear per stream (list) and one batched matmul (stacked)."""
+    torch.manual_seed(0)
+    for method in ("scalar", "channel", "convex"):
+        for in_dims in ([6, 6], [6, 4], [5, 5]):  # no projection; one Linear each; batched (D=5 -> 6)
+            f = streamfuse.create_fusion(method, in_dims, dim=6).double()
+            with torch.no_grad():
+                f.theta.normal_(0, 0.1)
+            xs = [torch.randn(4, c, dtype=torch.float64, requires_grad=True) for c in in_dims]
+            w = f.shared_weights(f.logits(), "softmax", None)
+            got = f.project_and_sum(xs, w, shared=True, convex=True)
+            want = f.project_and_sum(xs, w, shared=True, convex=False)
+            torch.testing.assert_close(got, want)
+            params = [f.theta, *xs] + list(f.proj.parameters())
+            g = torch.randn_like(got)
+            torch.testing.assert_close(torch.autograd.grad(got, params, g, retain_graph=True), torch.autograd.grad(want, params, g))
+            torch.testing.assert_close(f(xs), want)  # the module takes the shortcut with the same result
+
+
+def test_two_streams_of_different_dtypes_under_autocast_still_fuse():
+    """lerp needs one dtype; streams left in two dtypes by autocast take the multiply-adds."""
+    f = streamfuse.create_fusion("scalar", [6, 6], project=False, stream_norm=False)
+    x1, x2 = torch.randn(3, 6), torch.randn(3, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = f([x1.bfloat16(), x2])
+    torch.testing.assert_close(out.float(), 0.5 * x1.bfloat16().float() + 0.5 * x2, atol=0.02, rtol=0.02)

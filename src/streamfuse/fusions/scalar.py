@@ -78,7 +78,7 @@ class ScalarFusion(Fusion):
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         w = self.shared_weights(self.logits(), self.normalize, mask)  # (S[, D]) or with a mask (N, S[, D])
-        fused = self.project_and_sum(xs, w, shared=mask is None)
+        fused = self.project_and_sum(xs, w, shared=mask is None, convex=self.normalize == "softmax")
         if not need_weights:
             return fused, None
         return fused, (self.per_sample(w, xs[0].shape[0]) if mask is None else w)

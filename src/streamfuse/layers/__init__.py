@@ -2,6 +2,7 @@
 
 from .masking import (
     NORMALIZATIONS,
+    convex_pair,
     masked_softmax,
     normalize_weights,
     stream_dropout_mask,
@@ -21,6 +22,7 @@ __all__ = [
     "StreamLinear",
     "StreamProjection",
     "TokenEmbedding",
+    "convex_pair",
     "global_pool",
     "masked_softmax",
     "normalize_weights",
