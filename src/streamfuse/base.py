@@ -345,11 +345,15 @@ class Fusion(StreamRecord, nn.Module):
         every sample when ``shared`` (None: a plain sum); ``self.proj`` required.
         Unless the projection is one batched matmul over stacked streams, the streams are summed
         without being stacked (no stacked copy is made or kept for backward).
-        ``convex``: the shared weights sum to one over streams (a softmax), so two streams are
-        summed as one ``lerp`` (``layers.masking.convex_pair``)."""
+        ``convex``: the shared weights sum to one over streams (a softmax), so without autograd
+        two streams are summed as one ``lerp`` (``layers.masking.convex_pair``). With autograd
+        recording the multiply-adds stay: lerp rounds differently in the last bit, and a model
+        trained through it drifts from the same seed's run before it (BENCHMARKS.md's tables);
+        inference gives the training path's output up to that rounding."""
         proj = self.proj
         if not isinstance(proj, StreamProjection):
             raise TypeError(f"{self.name}: project_and_sum needs self.proj from build_projection, got {type(proj).__name__}")
+        convex = convex and not torch.is_grad_enabled()
         if proj.batched:
             x: torch.Tensor = proj(xs)  # (N, S, D)
             if weights is None:
