@@ -87,8 +87,9 @@ def convex_pair(x1: torch.Tensor, x2: torch.Tensor, w1: torch.Tensor) -> torch.T
     them (a scalar or ``(D,)``): the weighted sum of two streams whose weights sum to one.
 
     One ``lerp``, ``x2 + w1 (x1 - x2)``: a single pass that reads each stream once and writes the
-    output once, where a multiply and a multiply-add write the output and read it back (about
-    0.75x their time forward and forward+backward, N=256, D=512 on CPU: BENCHMARKS.md).
+    output once, where a multiply and a multiply-add write the output and read it back (about 0.7x
+    their forward time with a scalar weight at N=256, D=512 on CPU: BENCHMARKS.md, "The floor
+    with lerp").
     """
     return torch.lerp(x2, x1, w1 if w1.dtype == x1.dtype else w1.to(x1.dtype))
 
