@@ -18,6 +18,8 @@ from .base import Fusion
 from .errors import StreamFuseError
 from .fusions import *  # noqa: F401,F403
 from .fusions import __all__ as _fusion_classes
+from .fusions.folded import FoldedChannelWeightedSum, FoldedWeightedSum
+from .folding import fold_weights
 from .head import MultiStreamHead
 from .importance import StreamImportance, stream_importance
 from .registry import (
@@ -36,12 +38,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FUSIONS",
+    "FoldedChannelWeightedSum",
+    "FoldedWeightedSum",
     "Fusion",
     "MultiStreamHead",
     "StreamFuseError",
     "StreamImportance",
     "check_fusion_option",
     "create_fusion",
+    "fold_weights",
     "fusion_option_defaults",
     "fusion_option_specs",
     "fusion_options",

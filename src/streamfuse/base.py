@@ -163,6 +163,13 @@ class Fusion(StreamRecord, nn.Module):
         self.register_buffer("k", torch.tensor(k, **self.factory), persistent=False)
         return k
 
+    def fold(self) -> Fusion | None:
+        """This fusion for inference with its input-independent weights folded into constants
+        (``fusions/folded.py``: same outputs, no weight kernels per call), or None when there is
+        nothing to fold (weights that depend on the input, or no weights). The source is not
+        changed. ``streamfuse.fold_weights(model)`` folds every fusion of a model."""
+        return None
+
     def no_weight_decay(self) -> set[str]:
         """Names (relative to this module) of parameters weight decay must not shrink: the
         stream-weight logits, priors and embeddings whose size *is* the learned preference
@@ -275,17 +282,25 @@ class Fusion(StreamRecord, nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         xs = self.check_streams(streams)
         batch, device = xs[0].shape[0], xs[0].device
-        mask = self.check_mask(mask, batch, device)
+        if mask is not None:
+            mask = self.check_mask(mask, batch, device)
         if self.training and self.stream_dropout > 0:
             mask = stream_dropout_mask(mask, batch, self.num_streams, self.stream_dropout, device)
         # The two conversions below rebuild the list only when some stream needs them, and the
         # autocast query runs only then too: on the common call (every stream a pooled vector of
-        # the parameters' dtype) they cost a scan of S dtypes and S ranks.
+        # the parameters' dtype) they cost one plain loop over the S streams (a generator
+        # expression per test would cost more than the test).
         want = self.parameter_dtype()
-        if want is not None and any(x.dtype != want for x in xs) and not torch.is_autocast_enabled(device.type):
+        cast = maps = False
+        for x in xs:
+            if x.dtype != want:
+                cast = True
+            if x.ndim > 2:
+                maps = True
+        if cast and want is not None and not torch.is_autocast_enabled(device.type):
             xs = [x if x.dtype == want else x.to(want) for x in xs]
-        if not self.token_level and any(x.dim() > 2 for x in xs):
-            xs = [x.flatten(2).mean(-1) if x.dim() > 2 else x for x in xs]
+        if maps and not self.token_level:
+            xs = [x.flatten(2).mean(-1) if x.ndim > 2 else x for x in xs]
         if mask is not None:
             # where(), not multiply: an absent stream holding NaN must not poison the output.
             xs = [
@@ -350,7 +365,9 @@ class Fusion(StreamRecord, nn.Module):
         recording the multiply-adds stay: lerp rounds differently in the last bit, and a model
         trained through it drifts from the same seed's run before it (BENCHMARKS.md's tables);
         inference gives the training path's output up to that rounding."""
-        proj = self.proj
+        # read from the registry: ``self.proj`` goes through nn.Module.__getattr__, which on
+        # Python 3.11 first fails the instance lookup (~6,000 instructions, a third of the checks)
+        proj = self._modules.get("proj")
         if not isinstance(proj, StreamProjection):
             raise TypeError(f"{self.name}: project_and_sum needs self.proj from build_projection, got {type(proj).__name__}")
         convex = convex and not torch.is_grad_enabled()

@@ -27,6 +27,7 @@ from ..base import Fusion, InDims
 from ..layers.masking import NORMALIZATIONS
 from ..options import Option, choice, flag, positive_float
 from ..registry import register_fusion
+from .folded import FoldedChannelWeightedSum, FoldedWeightedSum
 
 
 @register_fusion("scalar")
@@ -73,6 +74,12 @@ class ScalarFusion(Fusion):
 
     def logits(self) -> torch.Tensor:
         return self.theta * self.k
+
+    def fold(self) -> FoldedWeightedSum:
+        """The weights ``f(k theta)`` as constants, for inference (``fusions/folded.py``)."""
+        cls = FoldedChannelWeightedSum if self.weight_level == "channel" else FoldedWeightedSum
+        with torch.no_grad():
+            return cls(self, self.logits())
 
     def fuse(
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool

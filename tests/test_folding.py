@@ -1,0 +1,72 @@
+"""``streamfuse.fold_weights``: every foldable fusion of a model folded, the model otherwise unchanged."""
+
+import pytest
+import torch
+from torch import nn
+
+import streamfuse
+
+
+def _streams(n=4):
+    return [torch.randn(n, 3, 1, 1, 1), torch.randn(n, 17, 1, 1, 1)]
+
+
+def _trained_head(fusion):
+    head = streamfuse.MultiStreamHead([3, 17], num_classes=5, fusion=fusion).eval()
+    with torch.no_grad():
+        for p in head.parameters():
+            p.normal_(0.0, 0.3)
+    return head
+
+
+def test_head_is_folded_in_a_copy():
+    head = _trained_head("channel")
+    folded = streamfuse.fold_weights(head)
+    assert isinstance(folded.fusion, streamfuse.FoldedChannelWeightedSum)
+    assert isinstance(head.fusion, streamfuse.ChannelFusion)  # the source keeps training
+    xs = _streams()
+    with torch.no_grad():
+        a, wa = head(xs, return_weights=True)
+        b, wb = folded(xs, return_weights=True)
+    assert torch.equal(a, b) and torch.equal(wa, wb)
+
+
+def test_inplace_replaces_inside_the_given_model():
+    head = _trained_head("scalar")
+    xs = _streams()
+    with torch.no_grad():
+        before = head(xs)
+    assert streamfuse.fold_weights(head, inplace=True) is head
+    assert isinstance(head.fusion, streamfuse.FoldedWeightedSum)
+    with torch.no_grad():
+        assert torch.equal(head(xs), before)
+
+
+def test_nothing_to_fold_gives_an_equal_copy():
+    head = _trained_head("attention")
+    folded = streamfuse.fold_weights(head)
+    assert folded is not head and type(folded.fusion) is type(head.fusion)
+    xs = _streams()
+    with torch.no_grad():
+        assert torch.equal(folded(xs), head(xs))
+    fusion = streamfuse.create_fusion("attention", [3, 17])
+    copied = streamfuse.fold_weights(fusion)
+    assert copied is not fusion and isinstance(copied, streamfuse.AttentionFusion)
+    assert streamfuse.fold_weights(fusion, inplace=True) is fusion
+
+
+def test_a_fusion_is_returned_folded():
+    fusion = streamfuse.create_fusion("convex", [3, 17])
+    assert isinstance(streamfuse.fold_weights(fusion), streamfuse.FoldedWeightedSum)
+
+
+def test_a_fusion_used_twice_stays_one_module():
+    shared = streamfuse.create_fusion("scalar", [4, 4])
+    model = nn.ModuleDict({"a": shared, "b": shared})
+    folded = streamfuse.fold_weights(model)
+    assert isinstance(folded["a"], streamfuse.FoldedWeightedSum) and folded["a"] is folded["b"]
+
+
+def test_refuses_what_is_not_a_module():
+    with pytest.raises(streamfuse.StreamFuseError, match="expected an nn.Module .* got dict"):
+        streamfuse.fold_weights({"fusion": "scalar"})
