@@ -14,7 +14,9 @@ no longer train: folding is for inference, after training. The source is not cha
 projection is copied.
 
 Shapes as in the source: S x ``(N, C_i)`` -> ``(N, D)``; weights ``(N, S)``, or ``(N, S, D)`` for
-a folded ``channel`` (``FoldedChannelWeightedSum``).
+a folded ``channel`` (``FoldedChannelWeightedSum``). The constants have the source's dtype at
+folding time: convert the source (``.double()``) before folding, not after, to keep the
+bit-for-bit equality in another dtype.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class FoldedWeightedSum(Fusion):
     """
 
     name: ClassVar[str] = "folded"
+    logits: torch.Tensor  # buffers, registered in __init__
+    weights: torch.Tensor
+    first_weight: torch.Tensor
     options: ClassVar[dict[str, Option]] = {
         "normalize": choice("softmax", NORMALIZATIONS, "how the source turned its logits into weights"),
     }
@@ -69,7 +74,8 @@ class FoldedWeightedSum(Fusion):
             self.register_buffer("first_weight", self.weights[0].clone())
 
     def parameter_dtype(self) -> torch.dtype | None:
-        return self._buffers["logits"].dtype  # type: ignore[union-attr]  (registered in __init__)
+        logits: torch.Tensor = self._buffers["logits"]  # type: ignore[assignment]  # (a read without __getattr__)
+        return logits.dtype
 
     def fuse(
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
