@@ -7,7 +7,9 @@ with the weights already normalised and, at S = 2, one ``lerp``), piece by piece
 
 The pieces are the steps of ``Fusion.forward`` for this method: the input checks, the parameter
 dtype lookup, the weight logits (``k * theta``), their softmax, and the weighted sum itself; what
-the module call costs beyond them is the Python of ``forward`` and ``nn.Module.__call__``.
+the module call costs beyond them is the Python of ``forward`` and ``nn.Module.__call__``. The
+same module folded for inference (``streamfuse.fold_weights``: the weights as constants) is
+timed and counted too.
 ``--instructions`` also counts the CPU instructions of the floors and of the module call with
 valgrind (``torch.utils.benchmark``'s ``collect_callgrind``; about a minute each): unlike a time,
 the count is the same on an idle and on a loaded machine, so the per-call overhead it shows can be
@@ -43,6 +45,7 @@ def main(argv=None) -> int:
     f = streamfuse.create_fusion("scalar", [D] * s, project=False, stream_norm=False).eval()
     xs = [torch.randn(N, D) for _ in range(s)]
     w = torch.softmax(torch.randn(s), 0)
+    folded = streamfuse.fold_weights(f)
 
     def floor():
         out = xs[0] * w[0]
@@ -63,6 +66,7 @@ def main(argv=None) -> int:
             "floor (addcmul_ chain, weights given)": us(floor),
             **({"floor (lerp, weights given)": us(lerp)} if s == 2 else {}),
             "scalar module call": us(lambda: f(xs)),
+            "folded scalar module call (streamfuse.fold_weights)": us(lambda: folded(xs)),
             "  input checks (check_streams)": us(lambda: f.check_streams(xs)),
             "  parameter dtype": us(f.parameter_dtype),
             "  weight logits (k * theta)": us(f.logits),
@@ -87,6 +91,7 @@ INSTRUCTION_STMTS = {
     "floor (addcmul_ chain)": "out = xs[0] * w[0]\nfor i in range(1, len(xs)): out = out.addcmul_(xs[i], w[i])",
     "floor (lerp)": "torch.lerp(xs[1], xs[0], w[0])",
     "scalar module call": "f(xs)",
+    "folded scalar module call": "g(xs)",
 }
 
 
@@ -95,7 +100,8 @@ def instructions(stmt: str, s: int, number: int = 100) -> float:
     setup = (
         "import torch, streamfuse\ntorch.set_num_threads(1)\ntorch.set_grad_enabled(False)\n"
         f"f = streamfuse.create_fusion('scalar', [{D}] * {s}, project=False, stream_norm=False).eval()\n"
-        f"xs = [torch.randn({N}, {D}) for _ in range({s})]\nw = torch.softmax(torch.randn({s}), 0)"
+        f"xs = [torch.randn({N}, {D}) for _ in range({s})]\nw = torch.softmax(torch.randn({s}), 0)\n"
+        "g = streamfuse.fold_weights(f)"
     )
     stats = benchmark.Timer(stmt, setup=setup).collect_callgrind(number=number, collect_baseline=False)
     return stats.counts(denoise=True) / number

@@ -7,7 +7,11 @@ with the weights already normalised (``floor_candidates`` of ``bench_fusions.py`
 ``addcmul_`` over the list of streams (the floor the issue measured against), at S = 2 one
 ``lerp`` (the weights are a softmax, so ``w_2 = 1 - w_1``; ours runs it too), or one ``bmm`` over
 streams the caller has already stacked into ``(N, S, D)``. Ours takes the list; every ratio is
-reported. Each round times every candidate and method once, in turn (``blocked_autorange``
+reported. These floors use one weight per stream; ``channel`` has one per stream and channel,
+which the same kernels read more slowly, so its rows also get "× own floor": the faster of the
+chain and (S = 2) ``lerp`` with ``(D,)`` weights. Each method is timed as trained (weights
+computed from the parameters on every call) and folded (``streamfuse.fold_weights``: the weights
+as constants, for inference). Each round times every candidate and method once, in turn (``blocked_autorange``
 medians), so a shared machine's drifting load hits them alike; the report is the median over
 rounds of each ratio taken within the round, with the lowest and highest.
 
@@ -30,7 +34,7 @@ import streamfuse
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fusions import floor_candidates  # noqa: E402
 
-METHODS = ("scalar", "channel")
+METHODS = ("scalar", "channel", "scalar folded", "channel folded")
 N, D = 256, 512
 
 
@@ -51,8 +55,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     print(f"N={N}, D={D}, inference forward, {args.threads} thread(s), {args.rounds} rounds, torch {torch.__version__}\n")
     print("| method | S | median µs | addcmul chain µs | × chain | lerp µs (S=2) | × lerp | pre-stacked bmm µs | × bmm | "
-          "lowest–highest × chain |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "× own floor | lowest–highest × chain |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in args.streams:
         # without compile: the addcmul_ chain, the bmm and (S=2) the lerp
         cands = floor_candidates(SimpleNamespace(compile=False), s)
@@ -63,7 +67,17 @@ def main(argv=None) -> int:
         x = torch.stack(xs, dim=1)
         w = torch.softmax(torch.randn(s), 0)
         fns = {name: (lambda fn=fn: fn(xs, x, w)) for name, (fn, _) in cands.items()}
-        fusions = {m: streamfuse.create_fusion(m, [D] * s, project=False, stream_norm=False).eval() for m in METHODS}
+        # the same floors with per-channel weights (D,), channel's own
+        wd = torch.softmax(torch.randn(s, D), 0)
+        fns["chain (D,)"] = lambda fn=cands[chain][0]: fn(xs, x, wd)
+        if lerp is not None:
+            fns["lerp (D,)"] = lambda fn=cands[lerp][0]: fn(xs, x, wd)
+        fusions = {}
+        for m in METHODS:
+            f = streamfuse.create_fusion(m.split()[0], [D] * s, project=False, stream_norm=False).eval()
+            with torch.no_grad():
+                f.theta.normal_(0.0, 0.1)  # trained-looking, non-uniform weights
+            fusions[m] = streamfuse.fold_weights(f) if m.endswith("folded") else f
         fns.update({m: (lambda f=f: f(xs)) for m, f in fusions.items()})
         times: dict[str, list[float]] = {k: [] for k in fns}
         with torch.no_grad():
@@ -79,8 +93,10 @@ def main(argv=None) -> int:
 
         for m in METHODS:
             by_chain = [a / b for a, b in zip(times[m], times[chain])]
+            own = [k for k in (("chain (D,)", "lerp (D,)") if m.startswith("channel") else (chain, lerp)) if k in times]
+            by_own = [a / min(times[k][r] for k in own) for r, a in enumerate(times[m])]
             print(f"| {m} | {s} | {statistics.median(times[m]) * 1e6:.1f} | {cols(m, chain)} | {cols(m, lerp)} | "
-                  f"{cols(m, bmm)} | {min(by_chain):.2f}–{max(by_chain):.2f} |", flush=True)
+                  f"{cols(m, bmm)} | {statistics.median(by_own):.2f} | {min(by_chain):.2f}–{max(by_chain):.2f} |", flush=True)
     return 0
 
 

@@ -81,6 +81,19 @@ def test_nan_inf_checked_only_when_asked(bad):
         strict(xs)
 
 
+def test_check_finite_ignores_what_the_mask_leaves_out():
+    """NaN marking a missing modality is fine once the mask says it is absent; in a present
+    sample it is still an error."""
+    xs = [torch.randn(2, 3), torch.randn(2, 17)]
+    xs[1][0] = float("nan")
+    strict = streamfuse.create_fusion("scalar", {"rgb": 3, "pose": 17}, check_finite=True)
+    mask = torch.tensor([[True, False], [True, True]])
+    out = strict(xs, mask=mask)
+    assert torch.isfinite(out).all()
+    with pytest.raises(StreamFuseError, match=r"stream 'pose': 17 NaN/Inf values \(present samples only\)"):
+        strict(xs, mask=torch.ones(2, 2, dtype=torch.bool))
+
+
 def test_mask_errors(fusion):
     xs = [torch.randn(2, 3), torch.randn(2, 17)]
     with pytest.raises(StreamFuseError, match="mask: expected a bool tensor"):
@@ -92,6 +105,16 @@ def test_mask_errors(fusion):
 def test_unknown_method_lists_and_suggests():
     with pytest.raises(StreamFuseError, match=r"unknown fusion method 'atention'. Did you mean 'attention'\? Valid choices: adaptive, attention"):
         streamfuse.create_fusion("atention", [3, 17])
+    with pytest.raises(StreamFuseError, match=r"unknown fusion method None. Valid choices") as err:
+        streamfuse.create_fusion(None, [3, 17])
+    assert "Did you mean" not in str(err.value)  # str(None) = "None" is not a near miss of "convex"
+
+
+@pytest.mark.parametrize("device", [True, "x", 1.5, [0]])
+def test_a_device_torch_cannot_parse_is_refused_by_name(device):
+    with pytest.raises(StreamFuseError, match=r"option device=.* is not valid; expected a torch.device"):
+        streamfuse.create_fusion("scalar", [3, 17], device=device)
+    assert streamfuse.create_fusion("scalar", [3, 17], device="cpu").theta.device.type == "cpu"
 
 
 def test_unknown_option_lists_valid_ones():
@@ -279,6 +302,19 @@ def test_logit_scale_is_recorded_and_checked_and_old_records_load():
     g.load_state_dict(state)
     xs = [torch.randn(2, 3), torch.randn(2, 17)]
     torch.testing.assert_close(f(xs), g(xs), rtol=0, atol=0)
+
+
+def test_weights_of_one_method_do_not_load_into_another():
+    """sum and mean have the same (projection) parameters: only the record's method tells them apart."""
+    dims = {"rgb": 3, "pose": 17}
+    saved = streamfuse.create_fusion("sum", dims, dim=8).state_dict()
+    with pytest.raises(StreamFuseError, match="saved from a 'sum' fusion; load them into a 'sum' fusion"):
+        streamfuse.create_fusion("mean", dims, dim=8).load_state_dict(saved)
+    streamfuse.create_fusion("sum", dims, dim=8).load_state_dict(saved)
+    record = json.loads(bytes(saved["_extra_state"].tolist()).decode())
+    del record["method"]  # a record written before the method was: loads unchecked, as before
+    saved["_extra_state"] = torch.tensor(list(json.dumps(record).encode()), dtype=torch.uint8)
+    streamfuse.create_fusion("mean", dims, dim=8).load_state_dict(saved)
 
 
 def test_project_and_sum_needs_a_stream_projection():

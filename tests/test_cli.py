@@ -377,3 +377,64 @@ def test_train_names_the_schedules_a_recipe_tried_and_the_one_kept():
                                    "encoders frozen for the first 5 epochs 0.625 (loss 1.500), kept")
     assert _schedule_note({"balance": {"frozen_epochs": 0, "schedules": [{"frozen_epochs": 0, "val_accuracy": 0.5, "val_loss": 1.0}]}}) == ""
     assert _schedule_note({"balance": {}}) == _schedule_note({}) == ""
+
+
+def test_outputs_never_replace_what_the_command_reads(tmp_path, capsys):
+    """--overwrite replaces an earlier output, never the checkpoint or the data being read."""
+    data = _npz_folder(tmp_path / "d", {"a": 3, "b": 4})
+    train_file = (data / "train.npz").read_bytes()
+    args = ["--fusion", "scalar", "--data", str(data), "--epochs", "1", "--width", "4", "--quiet"]
+    assert main(["train", *args, "--save", str(data / "train.npz"), "--overwrite"]) == 2
+    assert "which this command reads; nothing was written" in capsys.readouterr().err
+    assert (data / "train.npz").read_bytes() == train_file
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", *args, "--save", str(ckpt)]) == 0
+    saved = ckpt.read_bytes()
+    for out in (ckpt, data / "train.npz"):
+        assert main(["explain", str(ckpt), "--out", str(out), "--overwrite"]) == 2
+        assert "which this command reads" in capsys.readouterr().err
+    assert ckpt.read_bytes() == saved and (data / "train.npz").read_bytes() == train_file
+
+
+def test_explain_refuses_data_changed_since_training(tmp_path, capsys):
+    import numpy as np
+
+    data = _npz_folder(tmp_path / "d", {"a": 3, "b": 4})
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "--fusion", "scalar", "--data", str(data), "--epochs", "1", "--width", "4", "--quiet", "--save", str(ckpt)]) == 0
+    arrays = dict(np.load(data / "train.npz"))
+    arrays["labels"] = arrays["labels"][::-1].copy()  # same shapes, other samples
+    np.savez(data / "train.npz", **arrays)
+    capsys.readouterr()
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "i.png")]) == 2
+    assert "changed since the model was trained on it" in capsys.readouterr().err
+    assert not (tmp_path / "i.png").exists()
+    # named explicitly, the user's choice: explained
+    assert main(["explain", str(ckpt), "--data", str(data), "--out", str(tmp_path / "i.png")]) == 0
+
+
+def test_explain_refuses_streams_of_another_kind(tmp_path, capsys):
+    import numpy as np
+
+    data = _npz_folder(tmp_path / "d", {"a": 3, "b": 4})
+    ckpt = tmp_path / "m.pt"
+    assert main(["train", "--fusion", "scalar", "--data", str(data), "--epochs", "1", "--width", "4", "--quiet", "--save", str(ckpt)]) == 0
+    images = tmp_path / "img"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(images / "train.npz", a=rng.normal(size=(24, 3)), b=rng.normal(size=(24, 4, 2, 2)), labels=np.arange(24) % 2)
+    capsys.readouterr()
+    assert main(["explain", str(ckpt), "--data", str(images), "--out", str(tmp_path / "i.png")]) == 2
+    err = capsys.readouterr().err
+    assert "stream 'b' is a 'vector' there but a 'image' here" in err and "Traceback" not in err
+
+
+def test_single_stream_baselines_are_checked_against_the_data(tmp_path, capsys):
+    data = _npz_folder(tmp_path / "d", {"a": 3, "b": 4})
+    args = ["--data", str(data), "--epochs", "1", "--width", "4", "--quiet"]
+    assert main(["train", "--fusion", "single:zz", *args, "--save", str(tmp_path / "z.pt")]) == 2
+    assert "has no stream 'zz'; its streams are ['a', 'b']" in capsys.readouterr().err
+    assert main(["train", "--fusion", "single:a", *args, "--save", str(tmp_path / "s.pt")]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(tmp_path / "s.pt"), "--out", str(tmp_path / "s.png")]) == 2
+    assert "single-stream baseline 'single:a': one stream, nothing to compare" in capsys.readouterr().err

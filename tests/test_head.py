@@ -65,6 +65,12 @@ def test_head_accepts_a_fusion_instance():
     f = streamfuse.AttentionFusion([3, 17], dim=8)
     head = MultiStreamHead([3, 17], 4, fusion=f)
     assert head.fusion is f and head.fc.in_features == 8
+    with pytest.raises(StreamFuseError, match=r"in_channels \[3, 16\] differ from the given fusion's streams"):
+        MultiStreamHead([3, 16], 4, fusion=f)
+    named = streamfuse.ScalarFusion({"rgb": 3, "pose": 17})
+    MultiStreamHead({"rgb": 3, "pose": 17}, 4, fusion=named)
+    with pytest.raises(StreamFuseError, match="give the same streams"):  # same widths, other order
+        MultiStreamHead({"pose": 17, "rgb": 3}, 4, fusion=named)
 
 
 

@@ -571,6 +571,10 @@ def test_bad_seed_per_class_prior_and_nan_input_name_the_real_cause():
     bad["a"][3, 0] = float("nan")
     with pytest.raises(StreamFuseError, match=r"stream 'a': 1 NaN/Inf values in the data"):
         stream_importance(model, (bad, y))
+    nan_mean = {k: v.mean(0) for k, v in xs.items()}
+    nan_mean["b"][0] = float("nan")  # a baseline is checked like the data, not blamed on the model
+    with pytest.raises(StreamFuseError, match=r"baseline for stream 'b': 1 NaN/Inf values"):
+        stream_importance(model, (xs, y), masking="mean", baseline=nan_mean)
 
     class NanOut(SumOfTwo):
         def forward(self, streams, mask=None, return_weights=False):

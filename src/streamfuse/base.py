@@ -128,7 +128,7 @@ class Fusion(StreamRecord, nn.Module):
         self.dim: int = dim if dim is not None else max(self.in_dims)
         self.stream_dropout: float = self.check_option("stream_dropout", stream_dropout)
         self.check_finite: bool = self.check_option("check_finite", check_finite)
-        self.factory: dict[str, Any] = {"device": device, "dtype": self.check_option("dtype", dtype)}
+        self.factory: dict[str, Any] = {"device": self.check_option("device", device), "dtype": self.check_option("dtype", dtype)}
 
     @classmethod
     def option_specs(cls) -> dict[str, Option]:
@@ -249,10 +249,18 @@ class Fusion(StreamRecord, nn.Module):
                         f"stream {name!r} is on {x.device} but stream {first[0]!r} is on "
                         f"{device}; move all streams to one device"
                     )
-            if self.check_finite and not bool(torch.isfinite(x).all()):
-                bad = int((~torch.isfinite(x)).sum())
-                raise StreamFuseError(f"stream {name!r}: {bad} NaN/Inf values in a tensor of shape {_shape(x)}")
         return xs
+
+    def check_finite_present(self, xs: list[torch.Tensor], mask: torch.Tensor | None) -> None:
+        """``check_finite``: NaN/Inf in a present sample of a stream is an error. A sample the mask
+        marks absent may hold anything (NaN is a common marker for a missing modality): its
+        values never reach the output."""
+        for i, (name, x) in enumerate(zip(self.stream_names, xs)):
+            present = x if mask is None else x[mask[:, i]]
+            if not bool(torch.isfinite(present).all()):
+                bad = int((~torch.isfinite(present)).sum())
+                where = "" if mask is None else " (present samples only)"
+                raise StreamFuseError(f"stream {name!r}: {bad} NaN/Inf values{where} in a tensor of shape {_shape(x)}")
 
     def check_mask(self, mask: object, batch: int, device: torch.device) -> torch.Tensor | None:
         if mask is None:
@@ -284,6 +292,8 @@ class Fusion(StreamRecord, nn.Module):
         batch, device = xs[0].shape[0], xs[0].device
         if mask is not None:
             mask = self.check_mask(mask, batch, device)
+        if self.check_finite:
+            self.check_finite_present(xs, mask)
         if self.training and self.stream_dropout > 0:
             mask = stream_dropout_mask(mask, batch, self.num_streams, self.stream_dropout, device)
         # The two conversions below rebuild the list only when some stream needs them, and the

@@ -243,6 +243,7 @@ def cmd_train(args) -> int:
     from .bench.presets import check_fusions, check_int, check_number, fusion_only_settings
     from .bench.runner import BenchConfig, check_fusion_options, data_record, parse_methods, train_and_evaluate
     from .training import save_checkpoint
+    from .training.checkpoint import data_fingerprint
     from .training.models import baseline
 
     out = Path(args.save)
@@ -265,7 +266,11 @@ def cmd_train(args) -> int:
 
     check_writable_file(out, "--save")
     opts = _data_options(args)
+    _refuse_own_input(out, "--save", data_files(args.data))
     data = _load(args.data, args.data_seed, opts)
+    if method.startswith("single:") and method.split(":", 1)[1] not in data.stream_names:
+        raise StreamFuseError(f"--fusion {method}: data {args.data!r} has no stream {method.split(':', 1)[1]!r}; "
+                              f"its streams are {data.stream_names}")
     cfg = _sized(cfg, args, data)
     cfg.seed = args.seed
     if sd:
@@ -278,6 +283,7 @@ def cmd_train(args) -> int:
         if progress is not None:
             progress.close()
     ref = data_record(BenchConfig(data=args.data, data_options=opts, data_seed=args.data_seed))
+    ref["data_fingerprint"] = data_fingerprint(data)
     save_checkpoint(out, model, spec, dict(cfg.to_dict(), **ref), {k: v for k, v in result.items() if k != "importance"})
     how = f"C={spec['C']:g} chosen on validation" if method == "linear" else f"{result['epochs_run']} epochs"
     if _schedule_note(result):
@@ -293,21 +299,43 @@ def cmd_train(args) -> int:
     return 0
 
 
+def data_files(data: str) -> list[Path]:
+    """The files a data folder is read from (none for a built-in data set's name)."""
+    folder = Path(data)
+    return [folder / f for f in ("train.npz", "test.npz", "meta.json")] if folder.is_dir() else []
+
+
+def _refuse_own_input(out: Path, flag: str, inputs: list[Path]) -> None:
+    """An output must never replace a file the command reads, --overwrite or not."""
+    target = out.resolve()
+    for path in inputs:
+        if path.resolve() == target:
+            raise StreamFuseError(f"{flag} {str(out)!r} is {str(path)!r}, which this command reads; nothing was "
+                                  f"written. Choose another {flag} path")
+
+
 def cmd_explain(args) -> int:
     from ._io import check_writable_file
     from .importance import stream_importance
-    from .training.checkpoint import check_data_matches, checkpoint_data, load_checkpoint
+    from .training.checkpoint import check_data_matches, check_same_data, checkpoint_data, load_checkpoint
 
     png = Path(args.out) if args.out else Path(args.checkpoint).with_suffix(".importance.png")
+    _refuse_own_input(png, "--out", [Path(args.checkpoint)] + (data_files(args.data) if args.data else []))
     if png.exists() and not args.overwrite:
         raise StreamFuseError(f"{str(png)!r} exists; nothing was overwritten. Pass --out PATH or --overwrite")
     check_writable_file(png, "--out")
     model, payload = load_checkpoint(args.checkpoint)
+    method = payload["spec"].get("method", "")
+    if isinstance(method, str) and method.startswith("single:"):
+        raise StreamFuseError(f"checkpoint {args.checkpoint!r} is the single-stream baseline {method!r}: one stream, "
+                              f"nothing to compare. explain ranks the streams of a fusion model; `streamfuse bench` "
+                              f"reports every stream alone")
     cfg = payload.get("config") if isinstance(payload.get("config"), dict) else {}
     if args.data is None:
         if not cfg:
             raise StreamFuseError(f"checkpoint {args.checkpoint!r} has no config recording its data; pass --data")
         data_name, data_seed, opts = checkpoint_data(args.checkpoint, cfg)
+        _refuse_own_input(png, "--out", data_files(data_name))
     else:
         from .bench.presets import check_int
 
@@ -315,6 +343,8 @@ def cmd_explain(args) -> int:
     data = _load(data_name, data_seed, opts)
     spec = payload["spec"]
     check_data_matches(args.checkpoint, spec, data, data_name)
+    if args.data is None:
+        check_same_data(args.checkpoint, cfg, data, data_name)
     imp = stream_importance(model, ({s: data.test.streams[s] for s in spec["streams"]}, data.test.labels), per_class=args.per_class)
     print(imp.to_markdown())
     print()

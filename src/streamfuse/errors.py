@@ -25,7 +25,9 @@ def shape_text(x: object) -> str:
 
 def suggest(name: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest valid choice, or ``""``."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    if not isinstance(name, str):  # str(None) = "None" would be "close" to "convex"
+        return ""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
 
 

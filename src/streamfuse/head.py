@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.types import Device
 
-from .base import Fusion, InDims, Streams
+from .base import Fusion, InDims, Streams, parse_in_dims
 from .errors import StreamFuseError
 from .layers.pooling import global_pool
 from .options import Option, choice, positive_int, probability
@@ -69,6 +69,13 @@ class MultiStreamHead(nn.Module):
         if isinstance(fusion, Fusion):
             if fusion_options or dim is not None:
                 raise StreamFuseError("pass options and dim to the Fusion itself when giving a Fusion instance")
+            names, widths = parse_in_dims(in_channels, method="MultiStreamHead")
+            named = isinstance(in_channels, Mapping)  # a list gives widths only: compare those
+            given = list(zip(names, widths)) if named else widths
+            built = list(zip(fusion.stream_names, fusion.in_dims)) if named else fusion.in_dims
+            if given != built:
+                raise StreamFuseError(f"MultiStreamHead: in_channels {in_channels!r} differ from the given fusion's "
+                                      f"streams {dict(zip(fusion.stream_names, fusion.in_dims))}; give the same streams")
             self.fusion = fusion
         else:
             self.fusion = create_fusion(fusion, in_channels, dim, device=device, dtype=dtype, **fusion_options)

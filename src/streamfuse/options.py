@@ -22,7 +22,7 @@ from torch import nn
 
 from .errors import StreamFuseError
 
-KINDS = ("int", "float", "bool", "choice", "module_class", "dtype", "any")
+KINDS = ("int", "float", "bool", "choice", "module_class", "dtype", "device", "any")
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Option:
     kinds: ``"int"``/``"float"`` (``low``/``high`` bounds, ``high_open`` makes ``high`` exclusive,
     ``low_open`` makes ``low`` exclusive), ``"bool"``, ``"choice"`` (one of ``choices``),
     ``"module_class"`` (an ``nn.Module`` subclass such as ``nn.GELU``), ``"dtype"`` (a floating
-    ``torch.dtype``), ``"any"`` (passed to torch as is, e.g. ``device``). ``allow_none`` also
+    ``torch.dtype``), ``"device"`` (what ``torch.device`` accepts), ``"any"`` (passed to torch as is). ``allow_none`` also
     accepts None (meaning "derive it", e.g. ``hidden=None`` is D).
     """
 
@@ -68,6 +68,8 @@ class Option:
             text = "an nn.Module class such as nn.GELU (the class, not an instance)"
         elif self.kind == "dtype":
             text = "a floating torch.dtype such as torch.float32"
+        elif self.kind == "device":
+            text = "a torch.device or what torch.device accepts, such as 'cpu', 'cuda:0' or 0"
         else:
             text = "anything torch accepts"
         return text + (" or None" if self.allow_none else "")
@@ -91,6 +93,14 @@ class Option:
             return isinstance(value, type) and issubclass(value, nn.Module), value
         if kind == "dtype":
             return isinstance(value, torch.dtype) and value.is_floating_point, value
+        if kind == "device":
+            if isinstance(value, bool) or not isinstance(value, str | int | torch.device):
+                return False, value
+            try:
+                torch.device(value)
+            except (RuntimeError, TypeError, ValueError):
+                return False, value
+            return True, value
         if kind == "any":
             return True, value
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -135,6 +145,6 @@ def module_class(default: type[nn.Module], doc: str = "") -> Option:
 BASE_OPTIONS: dict[str, Option] = {
     "stream_dropout": probability(0.0, "training only: drop whole streams with this probability", recorded=False),
     "check_finite": Option(False, "bool", doc="reject NaN/Inf in the streams (synchronises with the device)", recorded=False),
-    "device": Option(None, "any", doc="device of the parameters", recorded=False),
+    "device": Option(None, "device", allow_none=True, doc="device of the parameters", recorded=False),
     "dtype": Option(None, "dtype", allow_none=True, doc="dtype of the parameters", recorded=False),
 }

@@ -4,7 +4,9 @@ Two fusions whose streams differ only in name or order (``{"rgb": 8, "pose": 8}`
 ``{"pose": 8, "rgb": 8}``), or a ``concat`` over ``[3, 17]`` against ``[17, 3]``, have parameters
 of identical shapes, so ``load_state_dict`` alone would load one into the other silently. The
 record (``_extra_state`` in the state dict, through ``get_extra_state``/``set_extra_state``) makes
-that load fail with a ``StreamFuseError`` naming both stream lists. The record also holds the
+that load fail with a ``StreamFuseError`` naming both stream lists. It also names the method, so
+weights of one method do not load into another whose parameters happen to match (``sum`` and
+``mean`` have none of their own). The record also holds the
 option values that change what the same weights compute (``logit_scale``, ``normalize``,
 ``num_heads``...: ``Fusion.recorded_options``), so weights saved with ``logit_scale=10`` do not load
 silently into a fusion built with ``logit_scale=1``; a record written before options were recorded
@@ -45,7 +47,8 @@ class StreamRecord(nn.Module):
         """The stream names and widths and the recorded options, as UTF-8 JSON in a uint8 tensor:
         a state dict of tensors only stays loadable with ``weights_only=True`` and savable as
         safetensors."""
-        data = json.dumps({"streamfuse": 1, **self.stream_signature(), "options": self.recorded_options()}).encode()
+        record = {"streamfuse": 1, "method": self.name, **self.stream_signature(), "options": self.recorded_options()}
+        data = json.dumps(record).encode()
         return torch.tensor(list(data), dtype=torch.uint8)
 
     def set_extra_state(self, state: Any) -> None:
@@ -54,8 +57,15 @@ class StreamRecord(nn.Module):
             saved = json.loads(raw.decode()) if raw is not None else state
             names, dims = list(saved["stream_names"]), list(saved["in_dims"])
             options = dict(saved.get("options", {}))  # absent in records written before options were
+            method = saved.get("method")  # absent in records written before the method was
         except (AttributeError, TypeError, KeyError, ValueError) as err:
             raise StreamFuseError(f"{self.name}: the state dict's stream record is unreadable ({err})") from None
+        if method is not None and method != self.name:
+            # sum and mean (no parameters of their own) would otherwise load into each other
+            raise StreamFuseError(
+                f"{self.name}: these weights were saved from a {method!r} fusion; load them into a {method!r} "
+                f"fusion (the same weights compute something else in another method)"
+            )
         mine = self.stream_signature()
         if names != mine["stream_names"] or dims != mine["in_dims"]:
             saved_s = ", ".join(f"{n}={c}" for n, c in zip(names, dims))

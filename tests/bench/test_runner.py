@@ -240,3 +240,13 @@ def test_run_keys_change_where_masked_now_trains_a_method_otherwise(monkeypatch)
     monkeypatch.setattr(BALANCE["masked"], "run_key_extras", lambda self, epochs: {})
     before = {m: run_key(bench, m, 0) for m in now}
     assert [m for m in now if now[m] != before[m]] == ["transformer"]
+
+
+def test_run_files_stay_inside_runs_whatever_the_stream_name(tmp_path):
+    from streamfuse.bench.runner import run_path
+
+    assert run_path(tmp_path, "single:rgb", 0) == tmp_path / "runs" / "single-rgb__seed0.json"  # unchanged
+    for method in ("single:../x", "single:a/b", "single:..\\y"):
+        path = run_path(tmp_path, method, 1)
+        assert path.parent == tmp_path / "runs" and path.resolve().parent == (tmp_path / "runs").resolve()
+    assert run_path(tmp_path, "single:a/b", 0) != run_path(tmp_path, "single:a-b", 0)

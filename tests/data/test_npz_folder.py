@@ -72,7 +72,10 @@ def test_test_class_absent_from_train_is_refused(tmp_path):
 def test_a_gap_in_the_labels_is_refused(tmp_path):
     save(tmp_path / "train.npz", x=np.zeros((6, 2)), labels=np.array([0, 2, 0, 2, 0, 2]))
     save(tmp_path / "test.npz", x=np.zeros((2, 2)), labels=np.array([0, 2]))
-    with pytest.raises(DataError, match=r"class 1 '1' has no samples"):
+    with pytest.raises(DataError, match=r"labels take 2 distinct values up to 2 \(0, 2\); .* 1 numbers are unused \(1\)"):
+        load_data(tmp_path)
+    (tmp_path / "meta.json").write_text(json.dumps({"class_names": ["a", "b", "c"]}))  # named: the named class is empty
+    with pytest.raises(DataError, match=r"class 1 'b' has no samples \(class_names in meta.json: 3"):
         load_data(tmp_path)
 
 
@@ -124,6 +127,15 @@ GOOD_X, GOOD_Y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
         (dict(x=GOOD_X, labels=GOOD_Y), dict(x=GOOD_X, z=GOOD_X, labels=GOOD_Y), r"test.npz: stream 'z' is not in train.npz"),
         (dict(x=GOOD_X, labels=GOOD_Y), dict(x=np.zeros((4, 3)), labels=GOOD_Y), r"per-sample shape \(3,\); expected \(2,\)"),
         (dict(x=np.zeros((2, 2)), labels=np.array([0, 1])), None, "too few to hold out"),
+        (dict(x=GOOD_X, labels=GOOD_Y), dict(x=np.zeros((0, 2)), labels=np.zeros(0, int)), r"test.npz: 0 samples; expected at least one"),
+        (dict(x=np.zeros((4, 0)), labels=GOOD_Y), None, r"stream 'x' has shape \(4, 0\); expected at least one channel"),
+        (dict(x=np.zeros((4, 2, 0)), labels=GOOD_Y), None, r"stream 'x' has shape \(4, 2, 0\)"),
+        ({"acc.x": GOOD_X, "labels": GOOD_Y}, None, r"stream 'acc.x': a stream name must be letters, digits"),
+        ({"": GOOD_X, "labels": GOOD_Y}, None, r"stream '': a stream name must be"),
+        ({"a/b": GOOD_X, "labels": GOOD_Y}, None, r"stream 'a/b': a stream name must be"),
+        (dict(keys=GOOD_X, labels=GOOD_Y), None, r"stream 'keys': the name is taken by torch.nn.ModuleDict"),
+        (dict(x=GOOD_X, labels=np.array([0, 10**6, 0, 10**6])), None, r"has a label 1000000; expected class numbers 0..K-1"),
+        (dict(x=GOOD_X, labels=np.array([0, 2**63 + 5, 0, 1], dtype=np.uint64)), None, r"has a label 9223372036854775813"),
     ],
 )  # fmt: skip
 def test_rejections_name_file_stream_and_sizes(tmp_path, train, test, expected):
@@ -174,3 +186,14 @@ def test_spec_errors(tmp_path):
         load_data(tmp_path / "file.npz")
     with pytest.raises(DataError, match="Valid options: drop, noise"):
         load_data(tmp_path, standardize=True)
+
+
+def test_labels_with_gaps_are_told_briefly(tmp_path):
+    """Ids such as 100, 200, 300 would make hundreds of empty classes: one short message instead."""
+    x = np.random.default_rng(0).normal(size=(12, 2))
+    save(tmp_path / "train.npz", x=x, labels=np.array([100, 200, 300] * 4))
+    with pytest.raises(DataError) as err:
+        load_data(tmp_path)
+    text = str(err.value)
+    assert "3 distinct values up to 300 (100, 200, 300)" in text and "298 numbers are unused (0, 1, 2, 3, 4, ...)" in text
+    assert len(text) < 500 and "meta.json:" not in text

@@ -16,13 +16,14 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
 from ..training import TrainConfig, macro_f1, predict, train_model
 from .._io import atomic_write_bytes
 from ..training.balance import BALANCE, make_recipe, recipe_fusion_options
-from ..training.checkpoint import save_checkpoint
+from ..training.checkpoint import data_fingerprint, save_checkpoint
 from ..training.model_methods import method_names, method_options, stream_range
 from ..training.models import baseline
 from .linear import linear_spec, train_linear
@@ -178,7 +179,9 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
 
 
 def run_path(out: Path, method: str, seed: int) -> Path:
-    return out / "runs" / f"{method.replace(':', '-')}__seed{seed}.json"
+    # A method can carry a stream name ("single:rgb"); percent-encoding keeps a name such as
+    # "a/b" or "../x" one file inside runs/ (names of letters, digits, "_", "-", "." unchanged).
+    return out / "runs" / f"{quote(method.replace(':', '-'), safe='')}__seed{seed}.json"
 
 
 def load_run(path: Path, key: str) -> dict | None:
@@ -270,8 +273,9 @@ def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> 
     run.update(record)
     out = Path(bench.out)
     if bench.save_checkpoints:
-        save_checkpoint(out / "checkpoints" / f"{method.replace(':', '-')}__seed{seed}.pt", model, spec,
-                        dict(cfg.to_dict(), **data_record(bench)), {"accuracy": run["accuracy"]})
+        save_checkpoint(out / "checkpoints" / run_path(out, method, seed).with_suffix(".pt").name, model, spec,
+                        dict(cfg.to_dict(), **data_record(bench), data_fingerprint=data_fingerprint(data)),
+                        {"accuracy": run["accuracy"]})
     atomic_write_bytes(run_path(out, method, seed), lambda fh: fh.write(json.dumps(run, indent=1).encode()))
     return run
 

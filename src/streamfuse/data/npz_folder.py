@@ -33,16 +33,21 @@ Options: ``noise=``, ``drop=`` as for every dataset (``knobs.py``). Every proble
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from streamfuse.data.base import KIND_RANKS, DataError, MultiStreamData, Split
 from streamfuse.data.knobs import apply_noise_and_drop, check_options
 from streamfuse.data.vendored import read_npz
 
 OPTIONS = ["noise", "drop"]
+MAX_LABEL = 100_000  # far beyond any classifier here; a larger label is an id, not a class
+_NAME = re.compile(r"[\w-]+")
+_MODULE_DICT = nn.ModuleDict()
 META_KEYS = ["class_names", "kinds", "citation"]
 HELD_OUT = 0.2
 _KIND_OF_RANK = {rank: kind for kind, rank in KIND_RANKS.items()}
@@ -63,7 +68,23 @@ def _labels(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
                         f"expected integer class labels.")  # fmt: skip
     if len(y) and y.min() < 0:
         raise DataError(f"{path}: {key!r} has a negative label {int(y.min())}; expected >= 0.")
+    if len(y) and int(y.max()) > MAX_LABEL:  # (before int64, which would wrap a huge uint64)
+        raise DataError(f"{path}: {key!r} has a label {int(y.max())}; expected class numbers "
+                        f"0..K-1 (at most {MAX_LABEL}): renumber them, e.g. with "
+                        f"np.unique(y, return_inverse=True).")  # fmt: skip
     return y.astype(np.int64)
+
+
+def _check_name(path: Path, name: str) -> None:
+    """Stream names key the per-stream modules of the trained model (``nn.ModuleDict``) and name
+    the bench's run files, so they must be usable as both."""
+    if not _NAME.fullmatch(name):
+        raise DataError(f"{path}: stream {name!r}: a stream name must be letters, digits, '_' or '-' "
+                        f"(it keys the model's per-stream modules and names run files); rename "
+                        f"the array.")  # fmt: skip
+    if hasattr(_MODULE_DICT, name):
+        raise DataError(f"{path}: stream {name!r}: the name is taken by torch.nn.ModuleDict (which "
+                        f"holds the per-stream modules); rename the array, e.g. to {name + '_stream'!r}.")  # fmt: skip
 
 
 def _stream(path: Path, name: str, x: np.ndarray, n: int) -> np.ndarray:
@@ -73,6 +94,9 @@ def _stream(path: Path, name: str, x: np.ndarray, n: int) -> np.ndarray:
     if not 2 <= x.ndim <= 5:
         raise DataError(f"{path}: stream {name!r} has shape {x.shape}; expected (N, C), (N, C, L),"
                         f" (N, C, H, W) or (N, C, T, H, W).")  # fmt: skip
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: stream {name!r} has shape {x.shape}; expected at least one "
+                        f"channel and one position along every axis after N.")  # fmt: skip
     if x.shape[0] != n:
         raise DataError(f"{path}: stream {name!r} has {x.shape[0]} samples but the labels have "
                         f"{n}; expected the same N.")  # fmt: skip
@@ -93,9 +117,14 @@ def _read_split(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
                         f"(and optionally test.npz, meta.json).")  # fmt: skip
     arrays = read_npz(path)
     y = _labels(path, arrays)
+    if len(y) == 0:
+        raise DataError(f"{path}: 0 samples; expected at least one (an empty split can be neither "
+                        f"trained nor scored).")  # fmt: skip
     names = [k for k in arrays if k not in ("labels", "y")]
     if not names:
         raise DataError(f"{path}: only labels, no stream arrays; expected one array per stream.")
+    for name in names:
+        _check_name(path, name)
     return {k: _stream(path, k, arrays[k], len(y)) for k in names}, y
 
 
@@ -164,11 +193,29 @@ def _check_classes(folder: Path, y_train: np.ndarray, y_test: np.ndarray, names:
                         f"trained here can predict it; expected every test class in train.npz too.")  # fmt: skip
     empty = [c for c in range(len(names)) if counts[c] == 0]
     if empty:
-        listed = ", ".join(f"{c} {names[c]!r}" for c in empty)
+        listed = ", ".join(f"{c} {names[c]!r}" for c in empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
         raise DataError(f"{folder}: class {listed} has no samples (class_names in meta.json: "
                         f"{len(names)}, labels in 0..{len(names) - 1}); expected every class to "
                         f"have training samples: drop unused names or renumber the labels "
                         f"0..K-1.")  # fmt: skip
+
+
+def _check_numbering(folder: Path, y_train: np.ndarray, y_test: np.ndarray) -> None:
+    """Without class names the classes are 0..max label: labels with gaps (ids such as 100, 200,
+    300) would make hundreds of empty classes; say so briefly instead of listing them."""
+    used = np.unique(np.concatenate([y_train, y_test]))
+    if len(used) != int(used[-1]) + 1:
+        missing = np.setdiff1d(np.arange(int(used[-1]) + 1), used)
+        raise DataError(f"{folder}: the labels take {len(used)} distinct values up to {int(used[-1])} "
+                        f"({_few(used)}); expected classes numbered 0..K-1 without gaps, but "
+                        f"{len(missing)} numbers are unused ({_few(missing)}): renumber them, e.g. "
+                        f"with np.unique(y, return_inverse=True), or name every class in "
+                        f"meta.json's class_names.")  # fmt: skip
+
+
+def _few(values: np.ndarray, most: int = 5) -> str:
+    shown = ", ".join(str(int(v)) for v in values[:most])
+    return shown + (", ..." if len(values) > most else "")
 
 
 def load_npz_folder(folder: str | Path, seed: int = 0, **options) -> MultiStreamData:
@@ -206,6 +253,8 @@ def load_npz_folder(folder: str | Path, seed: int = 0, **options) -> MultiStream
     if top >= len(class_names):
         raise DataError(f"{folder / 'meta.json'}: {len(class_names)} class_names but labels go "
                         f"up to {top}; expected one name per class 0..{top}.")  # fmt: skip
+    if "class_names" not in meta:
+        _check_numbering(folder, y_train, y_test)
     _check_classes(folder, y_train, y_test, class_names)
 
     names = list(train)

@@ -22,7 +22,7 @@ bit-for-bit equality in another dtype.
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 
@@ -74,8 +74,7 @@ class FoldedWeightedSum(Fusion):
             self.register_buffer("first_weight", self.weights[0].clone())
 
     def parameter_dtype(self) -> torch.dtype | None:
-        logits: torch.Tensor = self._buffers["logits"]  # type: ignore[assignment]  # (a read without __getattr__)
-        return logits.dtype
+        return cast(torch.Tensor, self._buffers["logits"]).dtype  # (a read without __getattr__)
 
     def fuse(
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool

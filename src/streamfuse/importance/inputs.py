@@ -185,6 +185,12 @@ def check_baseline(baseline: object, data: Data) -> list[torch.Tensor]:
                 f"baseline for stream {name!r}: shape {_shape(b)} does not broadcast to the stream's "
                 f"(C, *spatial) = {tuple(item)}; give the per-stream training mean with that shape"
             )
+        if b.is_floating_point() and not bool(torch.isfinite(b).all()):
+            bad = int((~torch.isfinite(b)).sum())
+            raise StreamFuseError(
+                f"baseline for stream {name!r}: {bad} NaN/Inf values in shape {_shape(b)}; expected finite "
+                f"values (the stream's training mean), since removed streams are replaced by them"
+            )
         out.append(b)
     return out
 

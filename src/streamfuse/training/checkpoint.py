@@ -12,6 +12,7 @@ streams differ from the model's.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -81,13 +82,48 @@ def checkpoint_data(path, config: dict) -> tuple[str, int, dict]:
 
 
 def check_data_matches(path, spec: dict, data, data_name: str) -> None:
-    """Refuse ``data`` whose streams, channels or classes differ from the checkpoint's model."""
+    """Refuse ``data`` whose streams, channels, kinds (vector, sequence, image, video) or classes
+    differ from the checkpoint's model."""
     want = {s: spec["in_channels"][s] for s in spec["streams"]}
     have = {s: int(data.train.streams[s].shape[1]) for s in data.stream_names}
     if any(have.get(s) != c for s, c in want.items()) or spec["num_classes"] != data.num_classes:
         raise StreamFuseError(
             f"checkpoint {str(path)!r} was trained on streams {want} (name: channels) with {spec['num_classes']} classes; "
             f"data {data_name!r} has streams {have} with {data.num_classes} classes. Give the data it was trained on"
+        )
+    kinds = spec.get("kinds") or {}
+    differ = {s: (k, data.kinds.get(s)) for s, k in kinds.items() if s in want and data.kinds.get(s) != k}
+    if differ:
+        listed = ", ".join(f"stream {s!r} is a {k!r} there but a {got!r} here" for s, (k, got) in differ.items())
+        raise StreamFuseError(
+            f"checkpoint {str(path)!r} was trained on other kinds of streams than data {data_name!r} holds: {listed}. "
+            f"Give the data it was trained on"
+        )
+
+
+def data_fingerprint(data) -> str:
+    """SHA-1 of a data set's stream names, arrays and labels (train and test), recorded in
+    checkpoints so that data changed after training is noticed before it is explained."""
+    h = hashlib.sha1()
+    for split in (data.train, data.test):
+        for name in data.stream_names:
+            x = split.streams[name].detach().cpu().contiguous()
+            h.update(f"{name}{tuple(x.shape)}{x.dtype}".encode())
+            h.update(x.numpy().tobytes())
+        h.update(split.labels.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_same_data(path, config: dict, data, data_name: str) -> None:
+    """Refuse the recorded data if it changed since the checkpoint was trained: its test split
+    might then hold samples the model was trained on. Checkpoints from before the fingerprint
+    was recorded are not checked."""
+    recorded = config.get("data_fingerprint")
+    if isinstance(recorded, str) and recorded != data_fingerprint(data):
+        raise StreamFuseError(
+            f"checkpoint {str(path)!r}: data {data_name!r} changed since the model was trained on it (its "
+            f"fingerprint differs), so its test split may hold samples the model was trained on. Restore "
+            f"that data, or pass it explicitly (--data, or data= in load_trained) to use it anyway"
         )
 
 
@@ -113,4 +149,6 @@ def load_trained(path, data=None, map_location="cpu"):
         spec, seed, options = data, 0, {}
     loaded = load_data(spec, seed=seed, **options)
     check_data_matches(path, payload["spec"], loaded, str(spec))
+    if data is None:
+        check_same_data(path, payload.get("config") or {}, loaded, str(spec))
     return model, loaded
