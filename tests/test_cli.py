@@ -359,6 +359,22 @@ def test_sweep_out_is_checked_before_data_is_loaded(tmp_path, capsys, no_data):
     assert f"--out '{afile}' is a file, not a folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, value", [("--noise-streams", "rbg=1"), ("--drop", "poze"), ("--occlusion", "rgb=0.5,x=0.1")])
+def test_stream_knobs_name_the_flag_before_data_is_loaded(flag, value, tmp_path, capsys, no_data):
+    assert main(["train", flag, value, "--save", str(tmp_path / "m.pt")]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} names stream" in err and "which video does not have" in err and "Valid streams: pose, rgb" in err
+
+
+def test_sweep_stream_is_checked_before_data_is_loaded(tmp_path, capsys, no_data):
+    assert main(["sweep", "--stream", "rbg", "--out", str(tmp_path / "s")]) == 2  # video: pose, rgb
+    assert "--stream 'rbg' is not a stream of video; streams are ['pose', 'rgb']" in capsys.readouterr().err
+    folder = _npz_folder(tmp_path / "d", {"a": 3, "b": 4})
+    assert main(["sweep", "--data", str(folder), "--stream", "zz", "--out", str(tmp_path / "t")]) == 2
+    err = capsys.readouterr().err
+    assert "--stream 'zz' is not a stream of" in err and "streams are ['a', 'b']" in err
+
+
 @pytest.mark.parametrize("command", [["bench"], ["train", "--save", "m.pt"], ["sweep", "--stream", "rgb"]])
 def test_keep_streams_flag_reaches_the_training_settings(command):
     from streamfuse.cli import _train_config, build_parser

@@ -15,7 +15,7 @@ import json
 import math
 import re
 
-from ..errors import StreamFuseError, unknown_choice
+from ..errors import StreamFuseError, suggest, unknown_choice
 from ..training import TrainConfig
 from ..training.balance import BALANCE, recipe_fusion_options
 from ..training.model_methods import model_method
@@ -114,7 +114,23 @@ def data_options(data: str, noise_streams=None, occlusion=None, drop=None, data_
     if drop:
         opts["drop"] = split_items(drop)
     opts.update(parse_json_options(data_option, "data_option"))
+    _check_stream_flags(data, {"--noise-streams": opts.get("noise"), "--occlusion": opts.get("occlusion"), "--drop": opts.get("drop")})
     return opts
+
+
+def _check_stream_flags(data: str, given: dict) -> None:
+    """Stream names in the stream knobs, checked against the data's streams before it is loaded
+    (the loader checks them again, naming its option rather than the flag)."""
+    from ..data import stream_names_of
+
+    known = stream_names_of(data)
+    if known is None:
+        return
+    for flag, names in given.items():
+        for name in names if isinstance(names, dict | list | tuple) else ():  # other types: the loader says
+            if name not in known:
+                raise StreamFuseError(f"{flag} names stream {name!r}, which {data} does not have.{suggest(str(name), known)} "
+                                      f"Valid streams: {', '.join(known)}")
 
 
 def train_config(data: str, *, device: str = "cpu", stacked: bool = False, fusion_options=None, **overrides) -> TrainConfig:

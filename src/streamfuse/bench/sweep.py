@@ -99,10 +99,13 @@ def run_sweep(sweep: SweepConfig, progress_factory=None, log=None) -> list[dict]
     the settings, still before any training. A row holds ``noise``, ``method``, ``accuracy`` and
     per stream ``weight[<s>]`` and ``shapley_acc[<s>]``.
     """
-    from ..data import load_data
+    from ..data import load_data, stream_names_of
 
     check_int("seeds", sweep.seeds)
     check_levels(sweep.levels)
+    known = stream_names_of(sweep.data)
+    if known is not None and sweep.stream not in known:  # (checked again once loaded, for the rest)
+        raise StreamFuseError(f"--stream {sweep.stream!r} is not a stream of {sweep.data}; streams are {known}")
     out = check_writable_dir(sweep.out, "--out")
     rows = []
     with contextlib.ExitStack() as held:

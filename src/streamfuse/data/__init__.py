@@ -9,7 +9,7 @@ Containers and shapes: ``base.py``. Everything rejected raises ``DataError``.
 """
 
 from streamfuse.data.base import DataError, MultiStreamData, Split
-from streamfuse.data.registry import list_datasets, load_data
+from streamfuse.data.registry import list_datasets, load_data, stream_names_of
 from streamfuse.data.ts_format import read_ts
 
-__all__ = ["DataError", "MultiStreamData", "Split", "list_datasets", "load_data", "read_ts"]
+__all__ = ["DataError", "MultiStreamData", "Split", "list_datasets", "load_data", "read_ts", "stream_names_of"]

@@ -12,10 +12,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from streamfuse.data.base import DataError, MultiStreamData
+from streamfuse.data.basicmotions import STREAMS as BASICMOTIONS_STREAMS
 from streamfuse.data.basicmotions import load_basicmotions
+from streamfuse.data.mfeat import VIEWS as MFEAT_VIEWS
 from streamfuse.data.mfeat import load_mfeat
 from streamfuse.data.npz_folder import load_npz_folder
+from streamfuse.data.video import STREAMS as VIDEO_STREAMS
 from streamfuse.data.video import load_video
 from streamfuse.errors import suggest
 
@@ -29,6 +34,25 @@ _DATASETS: dict[str, Callable[..., MultiStreamData]] = {
 def list_datasets() -> list[str]:
     """Names of the built-in datasets, in a fixed order."""
     return list(_DATASETS)
+
+
+_STREAMS: dict[str, list[str]] = {"video": list(VIDEO_STREAMS), "mfeat": list(MFEAT_VIEWS), "basicmotions": list(BASICMOTIONS_STREAMS)}
+
+
+def stream_names_of(spec: str | os.PathLike) -> list[str] | None:
+    """The stream names of a dataset without loading it (a built-in's declared streams, a folder's
+    train.npz keys), so that arguments naming streams are checked before any data is loaded; None
+    when that cannot be told cheaply (the loader then reports the problem)."""
+    if isinstance(spec, str) and spec in _STREAMS:
+        return list(_STREAMS[spec])
+    path = Path(spec) / "train.npz" if isinstance(spec, (str, os.PathLike)) else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return [k for k in archive.files if k not in ("labels", "y")]
+    except Exception:  # unreadable: load_data says why, with the file named
+        return None
 
 
 def load_data(spec: str | os.PathLike, *, seed: int = 0, **options) -> MultiStreamData:
