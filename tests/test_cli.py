@@ -450,6 +450,9 @@ def test_single_stream_baselines_are_checked_against_the_data(tmp_path, capsys):
     args = ["--data", str(data), "--epochs", "1", "--width", "4", "--quiet"]
     assert main(["train", "--fusion", "single:zz", *args, "--save", str(tmp_path / "z.pt")]) == 2
     assert "has no stream 'zz'; its streams are ['a', 'b']" in capsys.readouterr().err
+    assert main(["train", "--fusion", "convex", "--data", str(_npz_folder(tmp_path / "one", {"a": 3})), "--epochs", "1",
+                 "--quiet", "--save", str(tmp_path / "c.pt")]) == 2  # the data's stream count, not the encoders' widths
+    assert "fusion 'convex' takes 2..2 streams; this data has 1" in capsys.readouterr().err
     assert main(["train", "--fusion", "single:a", *args, "--save", str(tmp_path / "s.pt")]) == 0
     capsys.readouterr()
     assert main(["explain", str(tmp_path / "s.pt"), "--out", str(tmp_path / "s.png")]) == 2

@@ -268,6 +268,8 @@ def cmd_train(args) -> int:
     opts = _data_options(args)
     _refuse_own_input(out, "--save", data_files(args.data))
     data = _load(args.data, args.data_seed, opts)
+    if not baseline(method):
+        parse_methods(method, len(data.stream_names))  # a method's stream count, against the data
     if method.startswith("single:") and method.split(":", 1)[1] not in data.stream_names:
         raise StreamFuseError(f"--fusion {method}: data {args.data!r} has no stream {method.split(':', 1)[1]!r}; "
                               f"its streams are {data.stream_names}")
