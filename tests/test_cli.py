@@ -418,6 +418,7 @@ def test_explain_refuses_data_changed_since_training(tmp_path, capsys):
     data = _npz_folder(tmp_path / "d", {"a": 3, "b": 4})
     ckpt = tmp_path / "m.pt"
     assert main(["train", "--fusion", "scalar", "--data", str(data), "--epochs", "1", "--width", "4", "--quiet", "--save", str(ckpt)]) == 0
+    assert main(["explain", str(ckpt), "--out", str(tmp_path / "before.png")]) == 0  # unchanged: explained
     arrays = dict(np.load(data / "train.npz"))
     arrays["labels"] = arrays["labels"][::-1].copy()  # same shapes, other samples
     np.savez(data / "train.npz", **arrays)

@@ -70,3 +70,16 @@ def test_a_fusion_used_twice_stays_one_module():
 def test_refuses_what_is_not_a_module():
     with pytest.raises(streamfuse.StreamFuseError, match="expected an nn.Module .* got dict"):
         streamfuse.fold_weights({"fusion": "scalar"})
+
+
+def test_in_place_folding_keeps_the_projection_training():
+    """An optimizer built before an in-place fold still trains the (shared, not copied) projection."""
+    head = _trained_head("scalar").train()
+    opt = torch.optim.SGD(head.parameters(), lr=0.1)
+    proj = head.fusion.proj
+    streamfuse.fold_weights(head, inplace=True)
+    assert head.fusion.proj is proj
+    before = [p.detach().clone() for p in proj.parameters()]
+    head(_streams()).sum().backward()
+    opt.step()
+    assert any(not torch.equal(b, p) for b, p in zip(before, proj.parameters()))

@@ -69,8 +69,9 @@ def test_head_accepts_a_fusion_instance():
         MultiStreamHead([3, 16], 4, fusion=f)
     named = streamfuse.ScalarFusion({"rgb": 3, "pose": 17})
     MultiStreamHead({"rgb": 3, "pose": 17}, 4, fusion=named)
-    with pytest.raises(StreamFuseError, match="give the same streams"):  # same widths, other order
-        MultiStreamHead({"pose": 17, "rgb": 3}, 4, fusion=named)
+    MultiStreamHead({"pose": 17, "rgb": 3}, 4, fusion=named)  # matched by name, any order
+    with pytest.raises(StreamFuseError, match="give the same streams"):
+        MultiStreamHead({"rgb": 3, "flow": 17}, 4, fusion=named)
 
 
 

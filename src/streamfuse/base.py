@@ -163,11 +163,12 @@ class Fusion(StreamRecord, nn.Module):
         self.register_buffer("k", torch.tensor(k, **self.factory), persistent=False)
         return k
 
-    def fold(self) -> Fusion | None:
+    def fold(self, copy_projection: bool = True) -> Fusion | None:
         """This fusion for inference with its input-independent weights folded into constants
         (``fusions/folded.py``: same outputs, no weight kernels per call), or None when there is
         nothing to fold (weights that depend on the input, or no weights). The source is not
-        changed. ``streamfuse.fold_weights(model)`` folds every fusion of a model."""
+        changed; its projection is copied unless ``copy_projection=False`` (then shared).
+        ``streamfuse.fold_weights(model)`` folds every fusion of a model."""
         return None
 
     def no_weight_decay(self) -> set[str]:

@@ -243,7 +243,6 @@ def cmd_train(args) -> int:
     from .bench.presets import check_fusions, check_int, check_number, fusion_only_settings
     from .bench.runner import BenchConfig, check_fusion_options, data_record, parse_methods, train_and_evaluate
     from .training import save_checkpoint
-    from .training.checkpoint import data_fingerprint
     from .training.models import baseline
 
     out = Path(args.save)
@@ -284,8 +283,7 @@ def cmd_train(args) -> int:
     finally:
         if progress is not None:
             progress.close()
-    ref = data_record(BenchConfig(data=args.data, data_options=opts, data_seed=args.data_seed))
-    ref["data_fingerprint"] = data_fingerprint(data)
+    ref = data_record(BenchConfig(data=args.data, data_options=opts, data_seed=args.data_seed), data)
     save_checkpoint(out, model, spec, dict(cfg.to_dict(), **ref), {k: v for k, v in result.items() if k != "importance"})
     how = f"C={spec['C']:g} chosen on validation" if method == "linear" else f"{result['epochs_run']} epochs"
     if _schedule_note(result):

@@ -23,7 +23,8 @@ def fold_weights(model: nn.Module, inplace: bool = False) -> nn.Module:
     Args:
         model: any ``nn.Module`` (a ``MultiStreamHead``, a whole network, or a ``Fusion``).
         inplace: replace the fusions inside ``model`` itself instead of in a deep copy (saves the
-            copy's memory for a large network; ``model`` then no longer trains its stream weights).
+            copy's memory for a large network). ``model``'s stream weights then become constants;
+            its projections are kept (not copied), so an optimizer built before still trains them.
 
     Returns the folded copy (``model`` itself when ``inplace``); a ``Fusion`` passed as ``model``
     comes back as its folded form, or as a copy when it has nothing to fold. The stream weights of
@@ -32,7 +33,7 @@ def fold_weights(model: nn.Module, inplace: bool = False) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise StreamFuseError(f"fold_weights: expected an nn.Module (a model, head or fusion), got {type(model).__name__}")
     if isinstance(model, Fusion):
-        folded = model.fold()
+        folded = model.fold(copy_projection=not inplace)
         if folded is not None:
             return folded
         return model if inplace else copy.deepcopy(model)
@@ -42,7 +43,7 @@ def fold_weights(model: nn.Module, inplace: bool = False) -> nn.Module:
     folded_by_id: dict[int, Fusion | None] = {}
     for name, fusion in targets:
         if id(fusion) not in folded_by_id:
-            folded_by_id[id(fusion)] = fusion.fold()
+            folded_by_id[id(fusion)] = fusion.fold(copy_projection=False)  # (the model is a copy, or folded in place)
         folded = folded_by_id[id(fusion)]
         if folded is not None:
             out.set_submodule(name, folded)

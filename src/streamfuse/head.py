@@ -70,9 +70,11 @@ class MultiStreamHead(nn.Module):
             if fusion_options or dim is not None:
                 raise StreamFuseError("pass options and dim to the Fusion itself when giving a Fusion instance")
             names, widths = parse_in_dims(in_channels, method="MultiStreamHead")
-            named = isinstance(in_channels, Mapping)  # a list gives widths only: compare those
-            given = list(zip(names, widths)) if named else widths
-            built = list(zip(fusion.stream_names, fusion.in_dims)) if named else fusion.in_dims
+            # a dict names the streams (their order is the fusion's: inputs are matched by name);
+            # a list gives the widths in order
+            named = isinstance(in_channels, Mapping)
+            given = sorted(zip(names, widths)) if named else widths
+            built = sorted(zip(fusion.stream_names, fusion.in_dims)) if named else fusion.in_dims
             if given != built:
                 raise StreamFuseError(f"MultiStreamHead: in_channels {in_channels!r} differ from the given fusion's "
                                       f"streams {dict(zip(fusion.stream_names, fusion.in_dims))}; give the same streams")

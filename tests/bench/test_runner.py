@@ -245,7 +245,8 @@ def test_run_keys_change_where_masked_now_trains_a_method_otherwise(monkeypatch)
 def test_run_files_stay_inside_runs_whatever_the_stream_name(tmp_path):
     from streamfuse.bench.runner import run_path
 
-    assert run_path(tmp_path, "single:rgb", 0) == tmp_path / "runs" / "single-rgb__seed0.json"  # unchanged
+    for method, stem in [("single:rgb", "single-rgb"), ("scalar+sd", "scalar+sd"), ("single:画像 (left)", "single-画像 (left)")]:
+        assert run_path(tmp_path, method, 0) == tmp_path / "runs" / f"{stem}__seed0.json"  # as before: old folders resume
     for method in ("single:../x", "single:a/b", "single:..\\y"):
         path = run_path(tmp_path, method, 1)
         assert path.parent == tmp_path / "runs" and path.resolve().parent == (tmp_path / "runs").resolve()

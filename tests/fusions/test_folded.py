@@ -132,3 +132,33 @@ def test_folded_compiles_without_graph_breaks():
     compiled = torch.compile(g, fullgraph=True, backend="eager")
     with torch.no_grad():
         torch.testing.assert_close(compiled(xs), f(xs), rtol=0, atol=0)
+
+
+def test_the_folded_record_keeps_the_source_options_that_still_matter():
+    plain = _trained("scalar", {"stream_norm": False}, [4, 4, 4])
+    with pytest.raises(streamfuse.StreamFuseError, match="trained with stream_norm=False but this fusion has stream_norm=True"):
+        _trained("scalar", {}, [4, 4, 4]).fold().load_state_dict(plain.fold().state_dict())
+    # logit_scale is inside the folded logits already: weights from k=1 load where k=10 was folded
+    k1 = _trained("scalar", {"logit_scale": 1.0})
+    _trained("scalar", {}).fold().load_state_dict(k1.fold().state_dict())
+
+
+def test_stream_dropout_carries_over_for_training_mode():
+    f = _trained("scalar", {"stream_dropout": 0.5}).train()
+    g = f.fold()
+    assert g.stream_dropout == 0.5
+    xs = make_streams(f.in_dims, n=8, spatial=None)
+    torch.manual_seed(3)
+    a = f(xs)
+    torch.manual_seed(3)
+    assert torch.equal(g(xs), a)
+
+
+def test_folded_inside_inference_mode_runs_outside_it():
+    f = _trained("channel", {})
+    with torch.inference_mode():
+        g = f.fold()
+    xs = [x.requires_grad_() for x in make_streams(f.in_dims, n=3, spatial=None)]
+    g(xs).sum().backward()  # no "inference tensors cannot be saved for backward"
+    assert xs[0].grad is not None
+    g.load_state_dict(f.fold().state_dict())

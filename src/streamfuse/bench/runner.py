@@ -16,7 +16,6 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 from ..errors import StreamFuseError, unknown_choice
 from ..importance import stream_importance
@@ -179,9 +178,14 @@ def run_key(bench: BenchConfig, method: str, seed: int) -> str:
 
 
 def run_path(out: Path, method: str, seed: int) -> Path:
-    # A method can carry a stream name ("single:rgb"); percent-encoding keeps a name such as
-    # "a/b" or "../x" one file inside runs/ (names of letters, digits, "_", "-", "." unchanged).
-    return out / "runs" / f"{quote(method.replace(':', '-'), safe='')}__seed{seed}.json"
+    return out / "runs" / f"{file_stem(method)}__seed{seed}.json"
+
+
+def file_stem(method: str) -> str:
+    """A method name as a file name: ":" becomes "-" (as it always has, so old folders resume);
+    a stream name in it ("single:a/b") cannot leave the folder: the path separators, and "%"
+    to keep the mapping one-to-one, are percent-encoded. Every other character is kept."""
+    return method.replace(":", "-").replace("%", "%25").replace("/", "%2F").replace("\\", "%5C")
 
 
 def load_run(path: Path, key: str) -> dict | None:
@@ -252,12 +256,19 @@ def train_and_evaluate(method: str, data, cfg: TrainConfig, stream_dropout: floa
     return model, spec, record
 
 
-def data_record(bench: BenchConfig) -> dict:
-    """How to load the data again (stored in checkpoints): a folder path made absolute."""
+def data_record(bench: BenchConfig, loaded=None) -> dict:
+    """How to load the data again (stored in checkpoints): a folder path made absolute, and, given
+    the ``loaded`` data of a folder, its fingerprint (``explain`` refuses the folder once its files
+    change). A built-in data set is not fingerprinted: it is vendored, or generated from a recipe
+    whose floats differ in the last bit between CPUs."""
     data = bench.data
-    if not any(data == name for name in _builtin_datasets()):
-        data = str(Path(data).resolve())
-    return {"data": data, "data_options": bench.data_options, "data_seed": bench.data_seed}
+    record = {"data_options": bench.data_options, "data_seed": bench.data_seed}
+    if any(data == name for name in _builtin_datasets()):
+        return {"data": data, **record}
+    record = {"data": str(Path(data).resolve()), **record}
+    if loaded is not None:
+        record["data_fingerprint"] = data_fingerprint(loaded)
+    return record
 
 
 def _builtin_datasets() -> list[str]:
@@ -273,8 +284,8 @@ def run_one(bench: BenchConfig, data, method: str, seed: int, progress=None) -> 
     run.update(record)
     out = Path(bench.out)
     if bench.save_checkpoints:
-        save_checkpoint(out / "checkpoints" / run_path(out, method, seed).with_suffix(".pt").name, model, spec,
-                        dict(cfg.to_dict(), **data_record(bench), data_fingerprint=data_fingerprint(data)),
+        save_checkpoint(out / "checkpoints" / f"{file_stem(method)}__seed{seed}.pt", model, spec,
+                        dict(cfg.to_dict(), **data_record(bench, data)),
                         {"accuracy": run["accuracy"]})
     atomic_write_bytes(run_path(out, method, seed), lambda fh: fh.write(json.dumps(run, indent=1).encode()))
     return run

@@ -33,7 +33,6 @@ Options: ``noise=``, ``drop=`` as for every dataset (``knobs.py``). Every proble
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,6 @@ from streamfuse.data.vendored import read_npz
 
 OPTIONS = ["noise", "drop"]
 MAX_LABEL = 100_000  # far beyond any classifier here; a larger label is an id, not a class
-_NAME = re.compile(r"[\w-]+")
 _MODULE_DICT = nn.ModuleDict()
 META_KEYS = ["class_names", "kinds", "citation"]
 HELD_OUT = 0.2
@@ -76,12 +74,11 @@ def _labels(path: Path, arrays: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _check_name(path: Path, name: str) -> None:
-    """Stream names key the per-stream modules of the trained model (``nn.ModuleDict``) and name
-    the bench's run files, so they must be usable as both."""
-    if not _NAME.fullmatch(name):
-        raise DataError(f"{path}: stream {name!r}: a stream name must be letters, digits, '_' or '-' "
-                        f"(it keys the model's per-stream modules and names run files); rename "
-                        f"the array.")  # fmt: skip
+    """Stream names key the per-stream modules of the trained model (``nn.ModuleDict``), which
+    refuses an empty name, a "." and the names of its own attributes."""
+    if not name or "." in name:
+        raise DataError(f"{path}: stream {name!r}: a stream name must be non-empty and without '.' "
+                        f"(it keys the model's per-stream modules); rename the array.")  # fmt: skip
     if hasattr(_MODULE_DICT, name):
         raise DataError(f"{path}: stream {name!r}: the name is taken by torch.nn.ModuleDict (which "
                         f"holds the per-stream modules); rename the array, e.g. to {name + '_stream'!r}.")  # fmt: skip
@@ -200,10 +197,11 @@ def _check_classes(folder: Path, y_train: np.ndarray, y_test: np.ndarray, names:
                         f"0..K-1.")  # fmt: skip
 
 
-def _check_numbering(folder: Path, y_train: np.ndarray, y_test: np.ndarray) -> None:
-    """Without class names the classes are 0..max label: labels with gaps (ids such as 100, 200,
-    300) would make hundreds of empty classes; say so briefly instead of listing them."""
-    used = np.unique(np.concatenate([y_train, y_test]))
+def _check_numbering(folder: Path, y_train: np.ndarray) -> None:
+    """Without class names the classes are 0..max label: training labels with gaps (ids such as
+    100, 200, 300) would make hundreds of empty classes; say so briefly instead of listing them.
+    (A class only the test split holds is named by ``_check_classes``.)"""
+    used = np.unique(y_train)
     if len(used) != int(used[-1]) + 1:
         missing = np.setdiff1d(np.arange(int(used[-1]) + 1), used)
         raise DataError(f"{folder}: the labels take {len(used)} distinct values up to {int(used[-1])} "
@@ -254,7 +252,7 @@ def load_npz_folder(folder: str | Path, seed: int = 0, **options) -> MultiStream
         raise DataError(f"{folder / 'meta.json'}: {len(class_names)} class_names but labels go "
                         f"up to {top}; expected one name per class 0..{top}.")  # fmt: skip
     if "class_names" not in meta:
-        _check_numbering(folder, y_train, y_test)
+        _check_numbering(folder, y_train)
     _check_classes(folder, y_train, y_test, class_names)
 
     names = list(train)

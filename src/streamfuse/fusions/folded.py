@@ -11,7 +11,8 @@ timm's ``reparameterize_model``, ``Fusion.fold()`` (and ``streamfuse.fold_weight
 model) builds this module, which holds the normalised weights as buffers and returns the same
 outputs and reported weights as the source, bit for bit, with and without a mask. The weights
 no longer train: folding is for inference, after training. The source is not changed; the
-projection is copied.
+projection is copied (``fold_weights`` shares it, having copied the whole model already or being
+asked to fold in place).
 
 Shapes as in the source: S x ``(N, C_i)`` -> ``(N, D)``; weights ``(N, S)``, or ``(N, S, D)`` for
 a folded ``channel`` (``FoldedChannelWeightedSum``). The constants have the source's dtype at
@@ -53,14 +54,21 @@ class FoldedWeightedSum(Fusion):
         "normalize": choice("softmax", NORMALIZATIONS, "how the source turned its logits into weights"),
     }
 
-    def __init__(self, source: Fusion, logits: torch.Tensor) -> None:
+    def __init__(self, source: Fusion, logits: torch.Tensor, copy_projection: bool = True) -> None:
         proj = getattr(source, "proj", None)
         if not isinstance(proj, StreamProjection):
             raise TypeError(f"{source.name}: only a fusion with a StreamProjection can be folded, got {type(proj).__name__}")
-        super().__init__(dict(zip(source.stream_names, source.in_dims)), source.dim, check_finite=source.check_finite)
+        super().__init__(dict(zip(source.stream_names, source.in_dims)), source.dim,
+                         stream_dropout=source.stream_dropout, check_finite=source.check_finite)
         self.source_name: str = source.name
         self.normalize: str = self.check_option("normalize", getattr(source, "normalize", "softmax"))
-        self.proj = copy.deepcopy(proj)
+        # The source's recorded options that still shape the output once the weights are
+        # constants (stream_norm, project...): not logit_scale, already inside the logits.
+        self.source_options: dict[str, Any] = {k: v for k, v in source.recorded_options().items() if k != "logit_scale"}
+        # a copy unless the caller replaces the source anyway (fold_weights), so that training
+        # the source later cannot change the folded module, and an optimizer that already holds
+        # the projection's parameters keeps training them after an in-place fold
+        self.proj = copy.deepcopy(proj) if copy_projection else proj
         logits = logits.detach().clone()
         self.register_buffer("logits", logits)
         self.register_buffer("weights", self.shared_weights(logits, self.normalize, None))
@@ -72,6 +80,9 @@ class FoldedWeightedSum(Fusion):
         )
         if self.pair_lerp:
             self.register_buffer("first_weight", self.weights[0].clone())
+
+    def recorded_options(self) -> dict[str, Any]:
+        return {**self.source_options, **super().recorded_options()}
 
     def parameter_dtype(self) -> torch.dtype | None:
         return cast(torch.Tensor, self._buffers["logits"]).dtype  # (a read without __getattr__)

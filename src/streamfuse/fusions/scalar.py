@@ -75,11 +75,12 @@ class ScalarFusion(Fusion):
     def logits(self) -> torch.Tensor:
         return self.theta * self.k
 
-    def fold(self) -> FoldedWeightedSum:
+    def fold(self, copy_projection: bool = True) -> FoldedWeightedSum:
         """The weights ``f(k theta)`` as constants, for inference (``fusions/folded.py``)."""
         cls = FoldedChannelWeightedSum if self.weight_level == "channel" else FoldedWeightedSum
-        with torch.no_grad():
-            return cls(self, self.logits())
+        # ordinary tensors even when folded inside inference_mode, so the result also runs outside it
+        with torch.inference_mode(False), torch.no_grad():
+            return cls(self, self.logits(), copy_projection)
 
     def fuse(
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool

@@ -103,14 +103,15 @@ def check_data_matches(path, spec: dict, data, data_name: str) -> None:
 
 def data_fingerprint(data) -> str:
     """SHA-1 of a data set's stream names, arrays and labels (train and test), recorded in
-    checkpoints so that data changed after training is noticed before it is explained."""
+    checkpoints of user data folders so that files changed after training are noticed before
+    the model is explained on them."""
     h = hashlib.sha1()
     for split in (data.train, data.test):
         for name in data.stream_names:
             x = split.streams[name].detach().cpu().contiguous()
             h.update(f"{name}{tuple(x.shape)}{x.dtype}".encode())
-            h.update(x.numpy().tobytes())
-        h.update(split.labels.detach().cpu().contiguous().numpy().tobytes())
+            h.update(x.numpy())  # (the buffer itself: no copy)
+        h.update(split.labels.detach().cpu().contiguous().numpy())
     return h.hexdigest()
 
 
@@ -123,7 +124,8 @@ def check_same_data(path, config: dict, data, data_name: str) -> None:
         raise StreamFuseError(
             f"checkpoint {str(path)!r}: data {data_name!r} changed since the model was trained on it (its "
             f"fingerprint differs), so its test split may hold samples the model was trained on. Restore "
-            f"that data, or pass it explicitly (--data, or data= in load_trained) to use it anyway"
+            f"that data, or pass it explicitly to use it anyway (--data FOLDER with the --data-option flags it was "
+            f"trained with, or data= in load_trained)"
         )
 
 
