@@ -17,6 +17,7 @@ from torch import nn
 from .base import Fusion
 from .errors import StreamFuseError
 
+
 def fold_weights(model: nn.Module, inplace: bool = False) -> nn.Module:
     """Return ``model`` with each fusion that can be folded replaced by its folded form.
 
