@@ -83,3 +83,33 @@ def test_in_place_folding_keeps_the_projection_training():
     head(_streams()).sum().backward()
     opt.step()
     assert any(not torch.equal(b, p) for b, p in zip(before, proj.parameters()))
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+def test_a_folded_head_exports_to_onnx(dynamo, tmp_path):
+    """Exported under no_grad, the two-stream lerp path is what gets traced: onnxruntime agrees."""
+    import warnings
+
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+
+    class TwoInputs(nn.Module):
+        def __init__(self, head):
+            super().__init__()
+            self.head = head
+
+        def forward(self, a, b):
+            return self.head([a, b])
+
+    head = streamfuse.MultiStreamHead([8, 8], num_classes=5, fusion="scalar", dim=8, project=False, stream_norm=False).eval()
+    with torch.no_grad():
+        head.fusion.theta.normal_()
+    module = TwoInputs(streamfuse.fold_weights(head)).eval()
+    xs = (torch.randn(4, 8), torch.randn(4, 8))
+    path = tmp_path / "folded.onnx"
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, xs, str(path), input_names=["a", "b"], output_names=["scores"], dynamo=dynamo)
+        want = head(list(xs))
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"a": xs[0].numpy(), "b": xs[1].numpy()})
+    torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-5)
