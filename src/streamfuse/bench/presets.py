@@ -113,8 +113,11 @@ def data_options(data: str, noise_streams=None, occlusion=None, drop=None, data_
         opts["occlusion"] = parse_stream_values(occlusion, "occlusion")
     if drop:
         opts["drop"] = split_items(drop)
-    opts.update(parse_json_options(data_option, "data_option"))
-    _check_stream_flags(data, {"--noise-streams": opts.get("noise"), "--occlusion": opts.get("occlusion"), "--drop": opts.get("drop")})
+    flags = {"--noise-streams": opts.get("noise"), "--occlusion": opts.get("occlusion"), "--drop": opts.get("drop")}
+    given = parse_json_options(data_option, "data_option")
+    flags.update({f"--data-option {k}": given[k] for k in ("noise", "occlusion", "drop") if k in given})
+    _check_stream_flags(data, flags)
+    opts.update(given)
     return opts
 
 
