@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 import streamfuse
@@ -92,3 +93,24 @@ def test_two_streams_of_different_dtypes_under_autocast_still_fuse():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # no_grad: where lerp would run
         out = f([x1.bfloat16(), x2])
     torch.testing.assert_close(out.float(), 0.5 * x1.bfloat16().float() + 0.5 * x2, atol=0.02, rtol=0.02)
+
+
+@pytest.mark.parametrize("name", ["scalar", "convex", "channel"])
+def test_a_parametrized_theta_is_still_used(name):
+    """logits() reads theta from the parameter registry on the every-call path; a parametrized
+    theta (torch.nn.utils.parametrize moves it out of the registry) must still be the one used."""
+    from torch.nn.utils import parametrize
+
+    f = streamfuse.create_fusion(name, [4, 4], project=False, stream_norm=False)
+    with torch.no_grad():
+        f.theta.normal_()
+    plain = f.logits().detach().clone()
+
+    class Negate(torch.nn.Module):
+        def forward(self, x):
+            return -x
+
+    parametrize.register_parametrization(f, "theta", Negate())
+    assert "theta" not in f._parameters
+    torch.testing.assert_close(f.logits(), -plain, rtol=0, atol=0)
+    torch.testing.assert_close(f.fold().logits, -plain, rtol=0, atol=0)
