@@ -136,6 +136,8 @@ def load_trained(path, data=None, map_location="cpu"):
     rebuilt from what the checkpoint records (dataset name or folder, generator seed and options);
     ``data.test`` is the held-out split, ready for ``streamfuse.stream_importance(model, data.test)``.
     ``data=`` (a dataset name or folder) loads other data instead, as ``streamfuse explain --data``.
+    The recorded data of a user folder is refused if its files changed since training (the
+    checkpoint holds a fingerprint); ``data=`` skips that check, as the user's explicit choice.
 
         >>> model, data = load_trained("model.pt")                            # doctest: +SKIP
         >>> report = streamfuse.stream_importance(model, data.test)           # doctest: +SKIP
