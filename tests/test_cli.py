@@ -428,6 +428,12 @@ def test_explain_refuses_data_changed_since_training(tmp_path, capsys):
     assert not (tmp_path / "i.png").exists()
     # named explicitly, the user's choice: explained
     assert main(["explain", str(ckpt), "--data", str(data), "--out", str(tmp_path / "i.png")]) == 0
+    from streamfuse import StreamFuseError
+    from streamfuse.training import load_trained
+
+    with pytest.raises(StreamFuseError, match="changed since the model was trained on it"):
+        load_trained(ckpt)
+    assert load_trained(ckpt, data=str(data))[1].stream_names == ["a", "b"]
 
 
 def test_explain_refuses_streams_of_another_kind(tmp_path, capsys):
