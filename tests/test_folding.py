@@ -70,6 +70,8 @@ def test_a_fusion_used_twice_stays_one_module():
 def test_refuses_what_is_not_a_module():
     with pytest.raises(streamfuse.StreamFuseError, match="expected an nn.Module .* got dict"):
         streamfuse.fold_weights({"fusion": "scalar"})
+    with pytest.raises(streamfuse.StreamFuseError, match="inplace must be True or False, got 'yes'"):
+        streamfuse.fold_weights(_trained_head("scalar"), inplace="yes")
 
 
 def test_in_place_folding_keeps_the_projection_training():

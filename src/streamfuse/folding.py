@@ -33,6 +33,8 @@ def fold_weights(model: nn.Module, inplace: bool = False) -> nn.Module:
     """
     if not isinstance(model, nn.Module):
         raise StreamFuseError(f"fold_weights: expected an nn.Module (a model, head or fusion), got {type(model).__name__}")
+    if not isinstance(inplace, bool):
+        raise StreamFuseError(f"fold_weights: inplace must be True or False, got {inplace!r}")
     if isinstance(model, Fusion):
         folded = model.fold(copy_projection=not inplace)
         if folded is not None:
