@@ -15,8 +15,12 @@ labels under ``labels`` (or ``y``, not both)::
 * a stream array is ``(N, C)`` (kind ``"vector"``), ``(N, C, L)`` (``"sequence"``),
   ``(N, C, H, W)`` (``"image"``) or ``(N, C, T, H, W)`` (``"video"``): any numeric dtype,
   converted to float32, no NaN or Inf; the streams keep the order they have in ``train.npz``;
+* a stream's name keys the model's per-stream modules (``torch.nn.ModuleDict``): not empty, no
+  ``.``, not one of its attribute names (``keys``, ``training``...); anything else goes;
 * ``labels`` is ``(N,)`` of integers >= 0 (a float array is accepted if every value is a whole
-  number); the classes are ``0 .. max label`` unless ``meta.json`` names them;
+  number); the classes are ``0 .. max label`` unless ``meta.json`` names them, so without names
+  the labels must be numbered without gaps (ids such as 100, 200, 300 are refused);
+* no split may be empty, and no stream may have a zero-size axis;
 * ``test.npz`` must hold the same streams with the same per-sample shapes. Without it, a
   stratified 20% of ``train.npz`` is held out as the test split (round(0.2 * n) per class, drawn
   with ``numpy.random.default_rng(0)``, so the split does not depend on ``seed``);
