@@ -37,6 +37,7 @@ from torch.utils.data import DistributedSampler
 from ..errors import StreamFuseError
 from ..weight_decay import no_weight_decay_ids
 from . import distributed
+from .checks import check_train_config, check_train_data
 from .balance import make_recipe
 from .model_methods import model_method
 from .models import baseline, build_model
@@ -44,6 +45,13 @@ from .models import baseline, build_model
 
 @dataclass
 class TrainConfig:
+    """Training settings. ``train_model(spec, ...)`` reads the optimisation ones (``epochs`` to
+    ``device``, ``decay_all``, ``stacked``, ``balance``, ``keep_streams``); the model ones
+    (``width``, ``dim``, ``dropout``, ``pool``, ``fusion_options``, ``aux_loss``, ``standardize``)
+    describe the model and reach it through its spec: the bench's ``model_spec(method, data, cfg)``
+    (and ``train_and_evaluate``) copies them there, and a caller of ``train_model`` who writes the
+    spec sets them in it."""
+
     epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
@@ -69,13 +77,15 @@ class TrainConfig:
 
 
 def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices ``(train, val)``: ``fraction`` of each class (at least one) goes to validation."""
+    """Indices ``(train, val)``: ``fraction`` of each class goes to validation, at least one
+    sample, and at least one stays for training."""
     g = torch.Generator().manual_seed(seed)
     train, val = [], []
     for c in labels.unique():
         idx = (labels == c).nonzero().flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
-        k = max(1, round(len(idx) * fraction)) if fraction > 0 and len(idx) > 1 else 0
+        # at least one to validation, and at least one kept for training, in every class
+        k = min(len(idx) - 1, max(1, round(len(idx) * fraction))) if fraction > 0 and len(idx) > 1 else 0
         val.append(idx[:k])
         train.append(idx[k:])
     return torch.cat(train).sort().values, torch.cat(val).sort().values
@@ -349,6 +359,8 @@ def train_model(spec: dict, train_streams: dict, train_labels: torch.Tensor, cfg
     method = spec["method"]
     if not isinstance(cfg.keep_streams, bool):  # a string "False" would read as True
         raise StreamFuseError(f"keep_streams must be True or False, got {cfg.keep_streams!r}")
+    check_train_config(cfg)
+    check_train_data(spec, train_streams, train_labels)
     fused = not baseline(method)
     recipe_name = cfg.balance if fused else "none"
     recipe = make_recipe(recipe_name, len(spec["streams"]), seed=cfg.seed, method=method)  # OGM's noise follows the run's seed
