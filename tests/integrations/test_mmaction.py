@@ -173,6 +173,11 @@ def test_bad_options_name_the_choice():
         StreamFuseHead(K, (RGB_C, POSE_C), loss_components=["rgb"], loss_weights=[1.0, 2.0])
     with pytest.raises(streamfuse.StreamFuseError, match="stream_names"):
         StreamFuseHead(K, (RGB_C, POSE_C), stream_names=["rgb"])
+    for bad in (float("nan"), -1.0, "1"):
+        with pytest.raises(streamfuse.StreamFuseError, match=r"loss_weights\['rgb'\]: expected a finite number >= 0"):
+            StreamFuseHead(K, (RGB_C, POSE_C), loss_components=["rgb"], loss_weights=[bad])
+    with pytest.raises(streamfuse.StreamFuseError, match="fused_weight: expected a finite number >= 0, got nan"):
+        StreamFuseHead(K, (RGB_C, POSE_C), fused_weight=float("nan"))
     with pytest.raises(streamfuse.StreamFuseError, match="cls_head"):
         RecognizerStreams(MODELS.build(dict(type="MMRecognizer3D", backbone=backbone_cfg(),
                                             cls_head=dict(type="RGBPoseHead", num_classes=K, in_channels=[RGB_C, POSE_C]))))
@@ -251,3 +256,13 @@ def test_example_config_is_the_stock_one_with_our_head():
     assert "streamfuse.integrations.mmaction" in cfg.custom_imports.imports
     head = MODELS.build(cfg.model.cls_head)
     assert sum(p.numel() for p in head.parameters()) < 6e6  # adaptive at D=512: 2.9 M, vs ~36 M for the stock backbone
+
+
+def test_loss_takes_dict_features_and_predict_names_a_sample_mismatch(feats):
+    head = StreamFuseHead(K, (RGB_C, POSE_C), loss_components=["rgb"]).eval()  # (no dropout: equal losses)
+    rgb, pose = feats
+    samples = [ActionDataSample().set_gt_label(i % K) for i in range(rgb.shape[0])]
+    as_list, as_dict = head.loss([rgb, pose], samples), head.loss({"rgb": rgb, "pose": pose}, samples)
+    assert set(as_dict) == set(as_list) and torch.allclose(as_dict["loss_cls"], as_list["loss_cls"])
+    with torch.no_grad(), pytest.raises(streamfuse.StreamFuseError, match="predict: 3 feature rows for 2 data samples"):
+        head.predict([rgb, pose], samples[:2])

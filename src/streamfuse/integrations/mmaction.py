@@ -22,6 +22,7 @@ and, for methods with weights, ``stream_weights``: the learned weights of this s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -138,6 +139,10 @@ class StreamFuseHead(BaseHead):
                 f"loss_weights: expected one weight or {len(loss_components)} (one per component of "
                 f"{list(loss_components)}), got {list(loss_weights)}"
             )
+        for what, w in [("fused_weight", fused_weight)] + [(f"loss_weights[{c!r}]", w) for c, w in zip(loss_components, loss_weights)]:
+            # a NaN makes every loss NaN; a negative weight turns a pathway's loss into a reward
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                raise StreamFuseError(f"{what}: expected a finite number >= 0, got {w!r}")
         self.loss_components, self.loss_weights = list(loss_components), [float(w) for w in loss_weights]
         self.fused_weight = float(fused_weight)
         self.init_std = init_std
@@ -167,7 +172,8 @@ class StreamFuseHead(BaseHead):
     def loss(self, feats, data_samples, **kwargs) -> dict:
         """Fused loss ``loss_cls`` and top-k accuracies, plus those of each ``loss_components`` pathway."""
         losses = {}
-        batch, device = feats[0].shape[0], feats[0].device
+        first = next(iter(feats.values())) if isinstance(feats, Mapping) else feats[0]  # (forward takes both)
+        batch, device = first.shape[0], first.device
         parts = [("fused", self.fused_weight)] + list(zip(self.loss_components, self.loss_weights))
         for name, weight in parts:
             mask = None if name == "fused" else self._only(name, batch, device)
@@ -179,6 +185,9 @@ class StreamFuseHead(BaseHead):
     def predict(self, feats, data_samples, **kwargs):
         """Fused scores (averaged over clips as ``average_clips`` says) and the learned weights."""
         scores, weights = self(feats, return_weights=True)
+        if len(data_samples) == 0 or scores.shape[0] % len(data_samples):
+            raise StreamFuseError(f"predict: {scores.shape[0]} feature rows for {len(data_samples)} data samples; "
+                                  f"expected a whole number of clips per sample")
         data_samples = self.predict_by_feat(scores, data_samples)
         if weights is not None:
             num_segs = weights.shape[0] // len(data_samples)
