@@ -174,9 +174,9 @@ def test_bad_options_name_the_choice():
     with pytest.raises(streamfuse.StreamFuseError, match="stream_names"):
         StreamFuseHead(K, (RGB_C, POSE_C), stream_names=["rgb"])
     for bad in (float("nan"), -1.0, "1"):
-        with pytest.raises(streamfuse.StreamFuseError, match=r"loss_weights\['rgb'\]: expected a finite number >= 0"):
+        with pytest.raises(streamfuse.StreamFuseError, match=r"StreamFuseHead: option loss_weights\['rgb'\]=.* is not valid; expected a finite number >= 0"):
             StreamFuseHead(K, (RGB_C, POSE_C), loss_components=["rgb"], loss_weights=[bad])
-    with pytest.raises(streamfuse.StreamFuseError, match="fused_weight: expected a finite number >= 0, got nan"):
+    with pytest.raises(streamfuse.StreamFuseError, match="option fused_weight=nan is not valid; expected a finite number >= 0"):
         StreamFuseHead(K, (RGB_C, POSE_C), fused_weight=float("nan"))
     with pytest.raises(streamfuse.StreamFuseError, match="cls_head"):
         RecognizerStreams(MODELS.build(dict(type="MMRecognizer3D", backbone=backbone_cfg(),

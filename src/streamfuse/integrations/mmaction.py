@@ -22,7 +22,6 @@ and, for methods with weights, ``stream_weights``: the learned weights of this s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -30,6 +29,7 @@ from torch import nn
 
 from ..errors import StreamFuseError
 from ..head import MultiStreamHead
+from ..options import Option
 from .mmaction_compat import import_mmaction_models
 from .mmaction_streams import RecognizerStreams  # noqa: F401  (re-exported: stream_importance on a recognizer)
 
@@ -139,10 +139,10 @@ class StreamFuseHead(BaseHead):
                 f"loss_weights: expected one weight or {len(loss_components)} (one per component of "
                 f"{list(loss_components)}), got {list(loss_weights)}"
             )
+        # a NaN makes every loss NaN; a negative weight turns a pathway's loss into a reward
+        weight = Option(1.0, "float", low=0.0)
         for what, w in [("fused_weight", fused_weight)] + [(f"loss_weights[{c!r}]", w) for c, w in zip(loss_components, loss_weights)]:
-            # a NaN makes every loss NaN; a negative weight turns a pathway's loss into a reward
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-                raise StreamFuseError(f"{what}: expected a finite number >= 0, got {w!r}")
+            weight.check(what, w, "StreamFuseHead")
         self.loss_components, self.loss_weights = list(loss_components), [float(w) for w in loss_weights]
         self.fused_weight = float(fused_weight)
         self.init_std = init_std

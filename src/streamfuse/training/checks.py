@@ -10,38 +10,29 @@ was expected. Found after an epoch, any of these would be a lost run or a silent
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 
 from ..errors import StreamFuseError
 from ..errors import shape_text as _shape
+from ..options import Option, positive_float, positive_int
 
 
-def _int_at_least(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise StreamFuseError(f"TrainConfig.{name} must be an integer >= {low}, got {value!r}")
-
-
-def _number_in(name: str, value: object, low: float, high: float | None = None, low_open: bool = False) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(float(value))
-    if ok:
-        v = float(value)  # (a numbers.Real)
-        ok = (v > low if low_open else v >= low) and (high is None or v < high)
-    if not ok:
-        bounds = f"{'>' if low_open else '>='} {low:g}" + (f" and < {high:g}" if high is not None else "")
-        raise StreamFuseError(f"TrainConfig.{name} must be a finite number {bounds}, got {value!r}")
+# the one validation rule of the library (options.py), with TrainConfig's ranges
+_SETTINGS = {
+    "epochs": positive_int(30),
+    "batch_size": positive_int(64),
+    "patience": positive_int(10),
+    "seed": Option(0, "int", low=0),
+    "lr": positive_float(2e-3),
+    "weight_decay": Option(0.05, "float", low=0.0),
+    "val_fraction": Option(0.15, "float", low=0.0, high=1.0, high_open=True),
+}
 
 
 def check_train_config(cfg) -> None:
     """Every numeric setting of ``cfg`` (a ``TrainConfig``) in its valid range."""
-    for name in ("epochs", "batch_size", "patience"):
-        _int_at_least(name, getattr(cfg, name), 1)
-    _int_at_least("seed", cfg.seed, 0)
-    _number_in("lr", cfg.lr, 0.0, low_open=True)
-    _number_in("weight_decay", cfg.weight_decay, 0.0)
-    _number_in("val_fraction", cfg.val_fraction, 0.0, 1.0)
+    for name, option in _SETTINGS.items():
+        option.check(name, getattr(cfg, name), "TrainConfig")
 
 
 def check_train_data(spec: dict, streams: object, labels: object) -> None:
