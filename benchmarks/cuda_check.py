@@ -2,9 +2,15 @@
 
 For each method: the same weights on CPU and CUDA give the same output and weights; gradients
 reach every parameter on CUDA; masked streams cannot affect the CUDA output; bf16 autocast runs;
-``torch.compile(fullgraph=True)`` (inductor) matches eager on CUDA; the head trains a few steps.
+``torch.compile(fullgraph=True)`` (inductor) matches eager on CUDA; the head trains a few steps;
+where the method folds (``streamfuse.fold_weights``), the folded form gives the CUDA module's
+outputs and weights bit for bit, with and without a mask, eager and compiled. Then every option
+variant of every method (``tests/fusions/variants.py``: ``mode="tokens"``, ``normalize="sigmoid"``,
+``project=False``, ...) gets the CPU/CUDA, mask and gradient checks (not compile: it is slow, and the
+defaults cover the code paths compile sees).
 
-    python benchmarks/cuda_check.py            # prints one line per method, exits 1 on failure
+    python benchmarks/cuda_check.py            # prints one line per method/variant, exits 1 on failure
+    python benchmarks/cuda_check.py --no-variants
 
 Without a CUDA device (a CPU-only torch build, or no GPU visible) it says so and exits 2.
 """
@@ -15,9 +21,14 @@ import argparse
 import copy
 import sys
 
+from pathlib import Path
+
 import torch
 
 import streamfuse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fusions.variants import option_variants  # noqa: E402  (the suite's list of option variants)
 
 
 def streams_for(f, n, device, seed=0):
@@ -26,13 +37,17 @@ def streams_for(f, n, device, seed=0):
     return [torch.randn((n, c) + shape, generator=g).to(device) for c in f.in_dims]
 
 
-def check(name: str) -> list[str]:
-    # Every method shares Fusion.forward's code object; without a reset dynamo's per-code-object
-    # recompile limit (8) is reached after a few methods and fullgraph=True turns that into an error.
-    torch._dynamo.reset()
+def eager_checks(name: str, options: dict) -> tuple[list[str], torch.nn.Module, list[torch.Tensor], torch.Tensor]:
+    """CPU/CUDA equality, masks and gradients of one method built with ``options``."""
     problems = []
     in_dims = [6, 4, 5] if streamfuse.FUSIONS[name].max_streams is None else [6, 4]
-    cpu = streamfuse.create_fusion(name, in_dims, dim=16).eval()
+    if options.get("project") is False:
+        in_dims = [16] * len(in_dims)  # unprojected streams must already have the fused width
+    cpu = streamfuse.create_fusion(name, in_dims, dim=16, **options).eval()
+    with torch.no_grad():  # non-uniform stream weights, so a swapped stream shows
+        for n, p in cpu.named_parameters():
+            if n.endswith("theta"):
+                p.normal_(0.0, 0.2)
     gpu = copy.deepcopy(cpu).cuda()
     xs = streams_for(cpu, 8, "cpu")
     xg = [x.cuda() for x in xs]
@@ -54,6 +69,14 @@ def check(name: str) -> list[str]:
     if missing:
         problems.append(f"no gradient for {missing}")
     gpu.eval()
+    return problems, gpu, xg, mask
+
+
+def check(name: str) -> list[str]:
+    # Every method shares Fusion.forward's code object; without a reset dynamo's per-code-object
+    # recompile limit (8) is reached after a few methods and fullgraph=True turns that into an error.
+    torch._dynamo.reset()
+    problems, gpu, xg, mask = eager_checks(name, {})
     with torch.autocast("cuda", dtype=torch.bfloat16):
         if not torch.isfinite(gpu(xg).float()).all():
             problems.append("bf16 autocast gives non-finite output")
@@ -63,6 +86,8 @@ def check(name: str) -> list[str]:
         got = compiled(xg, mask=mask)
     if not torch.allclose(ref, got, atol=1e-4, rtol=1e-3):
         problems.append(f"compiled output differs by {(ref - got).abs().max():.2e}")
+    if gpu.fold() is not None:
+        problems += folded_checks(gpu, xg, mask)
     head = streamfuse.MultiStreamHead([3, 17], 4, fusion=name, dim=16).cuda()
     y = torch.randint(0, 4, (32,), device="cuda")
     pose = torch.randn(32, 17, 1, 1, 1, device="cuda")
@@ -81,12 +106,43 @@ def check(name: str) -> list[str]:
     return problems
 
 
+def folded_checks(gpu, xg, mask) -> list[str]:
+    """The folded form on CUDA: bit-equal outputs and weights, eager and compiled."""
+    problems = []
+    folded = streamfuse.fold_weights(gpu)
+    with torch.no_grad():
+        for m in (None, mask):
+            out, w = gpu(xg, mask=m, return_weights=True)
+            out_f, w_f = folded(xg, mask=m, return_weights=True)
+            if not (torch.equal(out, out_f) and torch.equal(w, w_f)):
+                problems.append(f"folded output/weights differ {'with' if m is not None else 'without'} a mask "
+                                f"(by {(out - out_f).abs().max():.2e} / {(w - w_f).abs().max():.2e})")
+        torch._dynamo.reset()
+        got = torch.compile(folded, fullgraph=True)(xg, mask=mask)
+        ref = gpu(xg, mask=mask)
+    if not torch.allclose(ref, got, atol=1e-5, rtol=1e-4):
+        problems.append(f"compiled folded output differs by {(ref - got).abs().max():.2e}")
+    return problems
+
+
+def check_variant(name: str, options: dict) -> list[str]:
+    problems, gpu, xg, mask = eager_checks(name, options)
+    if gpu.fold() is not None:
+        folded = streamfuse.fold_weights(gpu)
+        with torch.no_grad():
+            if not torch.equal(gpu(xg, mask=mask), folded(xg, mask=mask)):
+                problems.append("folded output differs with a mask")
+    return problems
+
+
 def build_parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--no-variants", action="store_true", help="check each method's defaults only")
+    return p
 
 
 def main(argv=None) -> int:
-    build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if not torch.cuda.is_available():
         why = ("this torch build has no CUDA support" if torch.version.cuda is None
                else f"torch {torch.__version__} (CUDA {torch.version.cuda}) sees no CUDA device")
@@ -102,6 +158,16 @@ def main(argv=None) -> int:
             problems = [f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
         failed += bool(problems)
         print(f"{name:16s} {'ok' if not problems else 'FAIL: ' + '; '.join(problems)}", flush=True)
+    for name, options in ([] if args.no_variants else option_variants()):
+        if not options:
+            continue  # the defaults were checked above
+        try:
+            problems = check_variant(name, options)
+        except Exception as exc:
+            problems = [f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
+        failed += bool(problems)
+        label = name + " " + ",".join(f"{k}={v}" for k, v in options.items())
+        print(f"{label:40s} {'ok' if not problems else 'FAIL: ' + '; '.join(problems)}", flush=True)
     return 1 if failed else 0
 
 

@@ -15,7 +15,10 @@ as constants, for inference). Each round times every candidate and method once, 
 medians), so a shared machine's drifting load hits them alike; the report is the median over
 rounds of each ratio taken within the round, with the lowest and highest.
 
-    python benchmarks/floor_ratio.py [--rounds 15] [--threads 1] [--streams 2 4 8 16]
+    python benchmarks/floor_ratio.py [--rounds 15] [--threads 1] [--streams 2 4 8 16] [--device cuda]
+
+On CUDA (``--device cuda``) the Timer synchronises the device around each timed block, so a
+median is the wall time of the launched kernels, which at this size is mostly launch overhead.
 """
 
 from __future__ import annotations
@@ -44,7 +47,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--min-run-time", type=float, default=0.2)
     p.add_argument("--streams", type=int, nargs="+", default=[2, 4, 8, 16])
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: torch sees no CUDA device")
     for name in ("rounds", "threads"):
         if getattr(args, name) < 1:
             p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
@@ -53,7 +59,8 @@ def main(argv=None) -> int:
     if not args.min_run_time > 0:  # also refuses nan
         p.error(f"--min-run-time must be > 0 seconds, got {args.min_run_time}")
     torch.set_num_threads(args.threads)
-    print(f"N={N}, D={D}, inference forward, {args.threads} thread(s), {args.rounds} rounds, torch {torch.__version__}\n")
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{args.threads} thread(s)"
+    print(f"N={N}, D={D}, inference forward, {where}, {args.rounds} rounds, torch {torch.__version__}\n")
     print("| method | S | median µs | addcmul chain µs | × chain | lerp µs (S=2) | × lerp | pre-stacked bmm µs | × bmm | "
           "× own floor | lowest–highest × chain |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -63,18 +70,18 @@ def main(argv=None) -> int:
         chain, bmm = "eager addcmul loop(xs)", "eager bmm(X)"
         lerp = next((name for name in cands if "lerp" in name), None)
         torch.manual_seed(0)
-        xs = [torch.randn(N, D) for _ in range(s)]
+        xs = [torch.randn(N, D, device=args.device) for _ in range(s)]
         x = torch.stack(xs, dim=1)
-        w = torch.softmax(torch.randn(s), 0)
+        w = torch.softmax(torch.randn(s, device=args.device), 0)
         fns = {name: (lambda fn=fn: fn(xs, x, w)) for name, (fn, _) in cands.items()}
         # the same floors with per-channel weights (D,), channel's own
-        wd = torch.softmax(torch.randn(s, D), 0)
+        wd = torch.softmax(torch.randn(s, D, device=args.device), 0)
         fns["chain (D,)"] = lambda fn=cands[chain][0]: fn(xs, x, wd)
         if lerp is not None:
             fns["lerp (D,)"] = lambda fn=cands[lerp][0]: fn(xs, x, wd)
         fusions = {}
         for m in METHODS:
-            f = streamfuse.create_fusion(m.split()[0], [D] * s, project=False, stream_norm=False).eval()
+            f = streamfuse.create_fusion(m.split()[0], [D] * s, project=False, stream_norm=False, device=args.device).eval()
             with torch.no_grad():
                 f.theta.normal_(0.0, 0.1)  # trained-looking, non-uniform weights
             fusions[m] = streamfuse.fold_weights(f) if m.endswith("folded") else f
