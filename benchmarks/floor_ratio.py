@@ -11,7 +11,10 @@ reported. These floors use one weight per stream; ``channel`` has one per stream
 which the same kernels read more slowly, so its rows also get "× own floor": the faster of the
 chain and (S = 2) ``lerp`` with ``(D,)`` weights. Each method is timed as trained (weights
 computed from the parameters on every call) and folded (``streamfuse.fold_weights``: the weights
-as constants, for inference). Each round times every candidate and method once, in turn (``blocked_autorange``
+as constants, for inference), each given the list and ("stacked" rows) the pre-stacked
+``(N, S, D)`` tensor; a stacked row's own floor is the fastest read of that tensor: the ``bmm``
+or (S = 2) one ``lerp`` of its two views, and for ``channel`` the chain or ``lerp`` over its views
+with ``(D,)`` weights. Each round times every candidate and method once, in turn (``blocked_autorange``
 medians), so a shared machine's drifting load hits them alike; the report is the median over
 rounds of each ratio taken within the round, with the lowest and highest.
 
@@ -37,7 +40,8 @@ import streamfuse
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fusions import floor_candidates  # noqa: E402
 
-METHODS = ("scalar", "channel", "scalar folded", "channel folded")
+METHODS = ("scalar", "channel", "scalar folded", "channel folded",
+           "scalar stacked", "channel stacked", "scalar folded stacked", "channel folded stacked")
 N, D = 256, 512
 
 
@@ -77,15 +81,19 @@ def main(argv=None) -> int:
         # the same floors with per-channel weights (D,), channel's own
         wd = torch.softmax(torch.randn(s, D, device=args.device), 0)
         fns["chain (D,)"] = lambda fn=cands[chain][0]: fn(xs, x, wd)
+        # the same on the stack's views: the floors for a pre-stacked input
+        fns["chain (D,) views"] = lambda fn=cands[chain][0]: fn(x.unbind(1), x, wd)
         if lerp is not None:
             fns["lerp (D,)"] = lambda fn=cands[lerp][0]: fn(xs, x, wd)
+            fns["lerp views"] = lambda fn=cands[lerp][0]: fn(x.unbind(1), x, w)
+            fns["lerp (D,) views"] = lambda fn=cands[lerp][0]: fn(x.unbind(1), x, wd)
         fusions = {}
         for m in METHODS:
             f = streamfuse.create_fusion(m.split()[0], [D] * s, project=False, stream_norm=False, device=args.device).eval()
             with torch.no_grad():
                 f.theta.normal_(0.0, 0.1)  # trained-looking, non-uniform weights
-            fusions[m] = streamfuse.fold_weights(f) if m.endswith("folded") else f
-        fns.update({m: (lambda f=f: f(xs)) for m, f in fusions.items()})
+            fusions[m] = streamfuse.fold_weights(f) if "folded" in m else f
+        fns.update({m: (lambda f=f, inp=(x if m.endswith("stacked") else xs): f(inp)) for m, f in fusions.items()})
         times: dict[str, list[float]] = {k: [] for k in fns}
         with torch.no_grad():
             for _ in range(args.rounds):
@@ -100,7 +108,10 @@ def main(argv=None) -> int:
 
         for m in METHODS:
             by_chain = [a / b for a, b in zip(times[m], times[chain])]
-            own = [k for k in (("chain (D,)", "lerp (D,)") if m.startswith("channel") else (chain, lerp)) if k in times]
+            if m.endswith("stacked"):
+                own = [k for k in (("chain (D,) views", "lerp (D,) views") if m.startswith("channel") else (bmm, "lerp views")) if k in times]
+            else:
+                own = [k for k in (("chain (D,)", "lerp (D,)") if m.startswith("channel") else (chain, lerp)) if k in times]
             by_own = [a / min(times[k][r] for k in own) for r, a in enumerate(times[m])]
             print(f"| {m} | {s} | {statistics.median(times[m]) * 1e6:.1f} | {cols(m, chain)} | {cols(m, lerp)} | "
                   f"{cols(m, bmm)} | {statistics.median(by_own):.2f} | {min(by_chain):.2f}–{max(by_chain):.2f} |", flush=True)

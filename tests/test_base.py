@@ -67,6 +67,9 @@ def test_dict_keys_validated(fusion):
 
 def test_not_a_list(fusion):
     with pytest.raises(StreamFuseError, match="expected a list of 2 tensors or a dict"):
+        fusion("rgb,pose")
+    # one tensor is read as stacked streams, which streams of different widths cannot be
+    with pytest.raises(StreamFuseError, match=r"one width for every stream; got shape \(2, 20\).*list or dict of 2 tensors"):
         fusion(torch.randn(2, 20))
 
 

@@ -37,7 +37,8 @@ from .layers.projection import StreamProjection
 from .options import BASE_OPTIONS, Option
 from .stream_record import StreamRecord
 
-Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+# a list in in_dims order, a dict keyed by stream name, or one tensor: the streams stacked on dim 1
+Streams = Sequence[torch.Tensor] | Mapping[str, torch.Tensor] | torch.Tensor
 InDims = Sequence[int] | Mapping[str, int]  # stream widths C_i, as a list or name -> width
 
 
@@ -80,7 +81,10 @@ class Fusion(StreamRecord, nn.Module):
     - ``streams``: list of S tensors in ``in_dims`` order, or a dict keyed by the stream names
       (``in_dims`` given as a dict fixes the names and their order). Stream i is ``(N, C_i)`` or
       a channels-first map ``(N, C_i, *spatial)`` of any rank. Vector-level methods average-pool
-      maps over their spatial positions; token-level methods need maps.
+      maps over their spatial positions; token-level methods need maps. When every stream has one
+      width C, ``streams`` may also be one tensor ``(N, S, C[, *spatial])`` with stream i at
+      ``[:, i]`` (the per-view features of a shared backbone, reshaped from ``(N * S, C)``): the
+      same result as the list, and methods that can (``fuse_stacked``) read it without a stack copy.
     - ``mask``: optional bool ``(N, S)``, True where a stream is present. Absent streams cannot
       affect the output; weights renormalise over present streams. A row with no stream present
       is an error (checked in eager mode; under ``torch.compile`` it gives NaN instead).
@@ -252,6 +256,31 @@ class Fusion(StreamRecord, nn.Module):
                     )
         return xs
 
+    def check_stacked(self, x: torch.Tensor) -> torch.Tensor:
+        """Validate streams stacked on dim 1, ``(N, S, C[, *spatial])``; return them unchanged."""
+        names, s, c = self.stream_names, self.num_streams, self.in_dims[0]
+        if any(ci != c for ci in self.in_dims):
+            raise StreamFuseError(
+                f"{self.name}: one tensor is read as the streams stacked on dim 1, (N, S, C, ...), which needs "
+                f"one width for every stream; got shape {_shape(x)} for streams {dict(zip(names, self.in_dims))}. "
+                f"Pass a list or dict of {s} tensors instead"
+            )
+        if not x.is_floating_point():
+            raise StreamFuseError(f"stacked streams {names}: expected a floating-point tensor, got dtype {x.dtype}; convert with .float()")
+        rank = 4 if self.token_level else 3
+        if x.dim() < rank or x.shape[1] != s or x.shape[2] != c:
+            want = f"(N, S, C, *spatial) = (N, {s}, {c}, ...)" if self.token_level else f"(N, S, C[, *spatial]) = (N, {s}, {c})"
+            hint = " (an un-pooled map per stream: this method attends over tokens)" if self.token_level and x.dim() == 3 else ""
+            raise StreamFuseError(
+                f"{self.name}: one tensor is read as the streams {names} stacked on dim 1; expected {want}, "
+                f"got shape {_shape(x)}{hint}. A single stream goes in a list: [x]"
+            )
+        if x.dim() > 3 and 0 in x.shape[3:]:
+            raise StreamFuseError(
+                f"stacked streams {names}: a map needs at least one position along every spatial axis, got shape {_shape(x)}"
+            )
+        return x
+
     def check_finite_present(self, xs: list[torch.Tensor], mask: torch.Tensor | None) -> None:
         """``check_finite``: NaN/Inf in a present sample of a stream is an error. A sample the mask
         marks absent may hold anything (NaN is a common marker for a missing modality): its
@@ -289,6 +318,8 @@ class Fusion(StreamRecord, nn.Module):
     def forward(
         self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        if isinstance(streams, torch.Tensor):
+            return self.forward_stacked(streams, mask, return_weights)
         xs = self.check_streams(streams)
         batch, device = xs[0].shape[0], xs[0].device
         if mask is not None:
@@ -320,6 +351,38 @@ class Fusion(StreamRecord, nn.Module):
             ]
         fused, weights = self.fuse(xs, mask, return_weights)
         return (fused, weights) if return_weights else fused
+
+    def forward_stacked(
+        self, x: torch.Tensor, mask: torch.Tensor | None, return_weights: bool
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """``forward`` for streams stacked into one tensor ``(N, S, C[, *spatial])``: the same
+        checks, casts, pooling and masking, each one op over the stack instead of one per stream."""
+        x = self.check_stacked(x)
+        batch, device = x.shape[0], x.device
+        if mask is not None:
+            mask = self.check_mask(mask, batch, device)
+        if self.check_finite:
+            self.check_finite_present(list(x.unbind(1)), mask)
+        if self.training and self.stream_dropout > 0:
+            mask = stream_dropout_mask(mask, batch, self.num_streams, self.stream_dropout, device)
+        want = self.parameter_dtype()
+        if want is not None and x.dtype != want and not torch.is_autocast_enabled(device.type):
+            x = x.to(want)
+        if x.dim() > 3 and not self.token_level:
+            x = x.flatten(3).mean(-1)
+        if mask is not None:
+            x = torch.where(mask.view(mask.shape + (1,) * (x.dim() - 2)), x, torch.zeros((), dtype=x.dtype, device=device))
+        fused, weights = self.fuse_stacked(x, mask, return_weights)
+        return (fused, weights) if return_weights else fused
+
+    def fuse_stacked(
+        self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``fuse`` for checked streams stacked on dim 1, ``(N, S, C)`` (``(N, S, C, *spatial)``
+        for token-level methods), absent streams zeroed. By default the stack is unbound into the
+        list ``fuse`` takes (views, no copy); a method that reads the stack directly (one batched
+        op over the streams) overrides this."""
+        return self.fuse(list(x.unbind(1)), mask, need_weights)
 
     def fuse(
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
@@ -365,11 +428,13 @@ class Fusion(StreamRecord, nn.Module):
         return normalize_weights(self.per_sample(logits, mask.shape[0]), mode, mask)
 
     def project_and_sum(
-        self, xs: list[torch.Tensor], weights: torch.Tensor | None, shared: bool = False, convex: bool = False
+        self, xs: list[torch.Tensor] | torch.Tensor, weights: torch.Tensor | None, shared: bool = False, convex: bool = False
     ) -> torch.Tensor:
         """``sum_s weights_s * proj(x_s)`` with ``weights`` ``(N, S[, D])``, or ``(S[, D])`` for
-        every sample when ``shared`` (None: a plain sum); ``self.proj`` required.
-        Unless the projection is one batched matmul over stacked streams, the streams are summed
+        every sample when ``shared`` (None: a plain sum); ``self.proj`` required. ``xs``: the list
+        of streams, or the streams stacked ``(N, S, C)`` (``fuse_stacked``), which is projected
+        and summed as it is (stream-level weights: one batched product at inference).
+        Unless the projection is one batched matmul over stacked streams, a list is summed
         without being stacked (no stacked copy is made or kept for backward).
         ``convex``: the shared weights sum to one over streams (a softmax), so without autograd
         two streams are summed as one ``lerp`` (``layers.masking.convex_pair``). With autograd
@@ -382,13 +447,17 @@ class Fusion(StreamRecord, nn.Module):
         if not isinstance(proj, StreamProjection):
             raise TypeError(f"{self.name}: project_and_sum needs self.proj from build_projection, got {type(proj).__name__}")
         convex = convex and not torch.is_grad_enabled()
-        if proj.batched:
+        if proj.batched or isinstance(xs, torch.Tensor):
             x: torch.Tensor = proj(xs)  # (N, S, D)
             if weights is None:
                 return x.sum(dim=1)
             if shared:
                 if convex and x.shape[1] == 2:
                     return convex_pair(x[:, 0], x[:, 1], weights[0])
+                if weights.dtype == x.dtype and not torch.is_grad_enabled():
+                    if weights.dim() == 1:
+                        return torch.matmul(weights, x)  # (S,) @ (N, S, D): one batched product
+                    return weighted_sum_list(list(x.unbind(1)), weights.unbind(0))  # (S, D): multiply-adds over views
                 weights = weights.unsqueeze(0)
             return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
         parts = proj.project_each(xs)

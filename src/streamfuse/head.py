@@ -1,6 +1,7 @@
 """``MultiStreamHead``: the classification head of a multi-stream network, fusion included.
 
-    per stream: pool -> flatten        (N, C_i, *spatial) -> (N, C_i)   (token-level fusions: skipped)
+    per stream: pool -> flatten        (N, C_i, *spatial) -> (N, C_i)   (token-level fusions: skipped;
+                                       streams stacked as (N, S, C, *spatial) -> (N, S, C))
     fuse                               S x (N, C_i) -> (N, D)
     dropout -> linear                  (N, D) -> (N, num_classes)
 
@@ -38,7 +39,8 @@ class MultiStreamHead(nn.Module):
         **fusion_options: passed to the fusion (e.g. ``normalize="sigmoid"``, ``stream_dropout=0.2``).
 
     Call: ``head(streams, mask=None, return_weights=False)`` -> scores ``(N, num_classes)``, or
-    ``(scores, weights)`` with the fusion's weights (see ``Fusion``). The fusion is asked for its
+    ``(scores, weights)`` with the fusion's weights (see ``Fusion``); ``streams`` as ``Fusion``
+    takes them (a list, a dict, or one tensor ``(N, S, C[, *spatial])``). The fusion is asked for its
     weights only when ``return_weights=True`` (``transformer`` computes them with an extra
     attention pass). Streams of another floating dtype are cast as ``Fusion`` documents;
     integer streams, and maps with an empty spatial axis, are refused by the fusion's checks.
@@ -89,16 +91,21 @@ class MultiStreamHead(nn.Module):
     def stream_names(self) -> list[str]:
         return self.fusion.stream_names
 
-    def pool_stream(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() <= 2 or not x.is_floating_point() or 0 in x.shape[2:]:
+    def pool_stream(self, x: torch.Tensor, spatial_from: int = 2) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() <= spatial_from or not x.is_floating_point() or 0 in x.shape[spatial_from:]:
             return x  # vectors pass through; ints, empty axes and the rest are reported by the fusion's checks
-        return global_pool(x, self.pool)
+        return global_pool(x, self.pool, spatial_from)
 
     def forward(
         self, streams: Streams, mask: torch.Tensor | None = None, return_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         if not self.fusion.token_level:
-            if isinstance(streams, Mapping):
+            if isinstance(streams, torch.Tensor):
+                # streams stacked on dim 1, (N, S, C, *spatial); any other shape goes to the
+                # fusion unpooled, whose error then shows the shape that was given
+                if tuple(streams.shape[1:3]) == (self.fusion.num_streams, self.fusion.in_dims[0]):
+                    streams = self.pool_stream(streams, spatial_from=3)
+            elif isinstance(streams, Mapping):
                 streams = {k: self.pool_stream(v) for k, v in streams.items()}
             elif isinstance(streams, Sequence):
                 streams = [self.pool_stream(x) for x in streams]

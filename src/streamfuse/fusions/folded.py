@@ -88,18 +88,26 @@ class FoldedWeightedSum(Fusion):
         return cast(torch.Tensor, self._buffers["logits"]).dtype  # (a read without __getattr__)
 
     def fuse(
-        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+        self, xs: list[torch.Tensor] | torch.Tensor, mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         buffers: dict[str, Any] = self._buffers
         if mask is None:
             w = buffers["weights"]
-            if self.pair_lerp and not torch.is_grad_enabled() and xs[0].dtype == xs[1].dtype:
-                fused = convex_pair(xs[0], xs[1], buffers["first_weight"])  # as project_and_sum does
-            else:
+            fused = None
+            if self.pair_lerp and not torch.is_grad_enabled():
+                a, b = xs.unbind(1) if isinstance(xs, torch.Tensor) else xs
+                if a.dtype == b.dtype:
+                    fused = convex_pair(a, b, buffers["first_weight"])  # as project_and_sum does
+            if fused is None:
                 fused = self.project_and_sum(xs, w, shared=True, convex=self.normalize == "softmax")
-            return fused, (self.per_sample(w, xs[0].shape[0]) if need_weights else None)
+            return fused, (self.per_sample(w, fused.shape[0]) if need_weights else None)
         w = normalize_weights(self.per_sample(buffers["logits"], mask.shape[0]), self.normalize, mask)
         return self.project_and_sum(xs, w, convex=self.normalize == "softmax"), (w if need_weights else None)
+
+    def fuse_stacked(
+        self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.fuse(x, mask, need_weights)  # as the source's: project_and_sum reads the stack
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, folded from {self.source_name!r}, normalize={self.normalize!r}"

@@ -18,15 +18,16 @@ from ..errors import unknown_choice
 POOLS = ("avg", "max")
 
 
-def global_pool(x: torch.Tensor, pool: str = "avg") -> torch.Tensor:
+def global_pool(x: torch.Tensor, pool: str = "avg", spatial_from: int = 2) -> torch.Tensor:
     """``(N, C, *spatial)`` -> ``(N, C)``: the mean (``"avg"``) or maximum (``"max"``) over positions.
 
-    A map with no spatial axis, ``(N, C)``, is returned as it is."""
+    A map with no spatial axis, ``(N, C)``, is returned as it is. ``spatial_from=3`` pools streams
+    stacked on dim 1, ``(N, S, C, *spatial)`` -> ``(N, S, C)``."""
     if pool not in POOLS:
         raise unknown_choice("pool", pool, POOLS)
-    if x.dim() <= 2:
+    if x.dim() <= spatial_from:
         return x
-    flat = x.flatten(2)
+    flat = x.flatten(spatial_from)
     return flat.mean(-1) if pool == "avg" else flat.amax(-1)
 
 

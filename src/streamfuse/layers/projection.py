@@ -1,6 +1,6 @@
 """``StreamProjection``: bring S streams of widths ``C_i`` to one width ``D``, stacked.
 
-Shapes: a list of S tensors ``(N, C_i)`` -> ``(N, S, D)``.
+Shapes: a list of S tensors ``(N, C_i)``, or one stack ``(N, S, C)``, -> ``(N, S, D)``.
 
 Why a normalisation follows the projection by default: if a stream's projection can shrink or
 inflate its output, a learned fusion weight never has to move to ignore or favour that stream, and
@@ -81,13 +81,15 @@ class StreamProjection(nn.Module):
         out = list(xs) if first is None else [lin(x) for lin, x in zip(first, xs)]
         return [F.layer_norm(x, (self.dim,)) for x in out] if self.norm else out
 
-    def forward(self, xs: Sequence[torch.Tensor]) -> torch.Tensor:
+    def forward(self, xs: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        """``xs``: a list of S streams, or the streams already stacked ``(N, S, C)`` (not copied)."""
+        stacked = xs if isinstance(xs, torch.Tensor) else None
         if self.first is None:
-            out = torch.stack(list(xs), dim=1)
+            out = stacked if stacked is not None else torch.stack(list(xs), dim=1)
         elif isinstance(self.first, StreamLinear):
-            out = self.first(torch.stack(list(xs), dim=1))
-        else:
-            out = torch.stack([lin(x) for lin, x in zip(self.first, xs)], dim=1)
+            out = self.first(stacked if stacked is not None else torch.stack(list(xs), dim=1))
+        else:  # one Linear per width (a stack has one width, so only lists come here in practice)
+            out = torch.stack([lin(x) for lin, x in zip(self.first, stacked.unbind(1) if stacked is not None else xs)], dim=1)
         if self.second is not None and self.act is not None:  # set together (project and mlp)
             out = self.second(self.act(out))
         if self.norm:
