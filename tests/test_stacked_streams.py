@@ -98,8 +98,10 @@ def test_pooled_maps_stacked_are_pooled_like_a_list():
         torch.testing.assert_close(head(torch.stack(xs, 1)), head(xs))
 
 
-@pytest.mark.parametrize("name", ["scalar", "attention", "transformer"])
+@pytest.mark.parametrize("name", ALL_FUSIONS)
 def test_a_stack_compiles_without_graph_breaks(name):
+    """Dynamo traces the stacked path whole (``backend="eager"``: no code generation, which
+    ``tests/test_compile_structure.py`` covers for the list)."""
     torch._dynamo.reset()
     f, dims = build(name, {})
     _, x = stack_of(f, dims)

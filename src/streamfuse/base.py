@@ -5,7 +5,8 @@ Shape legend used in every docstring:
     D  fused width      L  tokens (flattened spatial/temporal positions of a map)
 
 The base owns everything that is the same for all methods, so each method file holds only its
-math (``fuse``): turning a list/dict of streams into a checked list in a fixed order, errors that
+math (``fuse``): turning a list/dict of streams into a checked list in a fixed order (or checking
+a stack ``(N, S, C[, *spatial])`` of streams of one width, for ``fuse_stacked``), errors that
 name the stream, pooling maps to vectors for vector-level methods, the presence mask (absent
 streams are zeroed *before* the method sees them, so their values cannot leak), stream dropout,
 casting streams to the parameters' dtype, broadcasting of per-stream weights to per-sample form,
