@@ -7,7 +7,8 @@ where the method folds (``streamfuse.fold_weights``), the folded form gives the 
 outputs and weights bit for bit, with and without a mask, eager and compiled. Then every option
 variant of every method (``tests/fusions/variants.py``: ``mode="tokens"``, ``normalize="sigmoid"``,
 ``project=False``, ...) gets the CPU/CUDA, mask and gradient checks (not compile: it is slow, and the
-defaults cover the code paths compile sees).
+defaults cover the code paths compile sees), on streams of one width given also stacked into one
+tensor (the same output as the list).
 
     python benchmarks/cuda_check.py            # prints one line per method/variant, exits 1 on failure
     python benchmarks/cuda_check.py --no-variants
@@ -37,11 +38,12 @@ def streams_for(f, n, device, seed=0):
     return [torch.randn((n, c) + shape, generator=g).to(device) for c in f.in_dims]
 
 
-def eager_checks(name: str, options: dict) -> tuple[list[str], torch.nn.Module, list[torch.Tensor], torch.Tensor]:
-    """CPU/CUDA equality, masks and gradients of one method built with ``options``."""
+def eager_checks(name: str, options: dict, stacked: bool = False) -> tuple[list[str], torch.nn.Module, list[torch.Tensor], torch.Tensor]:
+    """CPU/CUDA equality, masks and gradients of one method built with ``options``; with
+    ``stacked``, streams of one width, also given as one stacked tensor."""
     problems = []
     in_dims = [6, 4, 5] if streamfuse.FUSIONS[name].max_streams is None else [6, 4]
-    if options.get("project") is False:
+    if options.get("project") is False or stacked:
         in_dims = [16] * len(in_dims)  # unprojected streams must already have the fused width
     cpu = streamfuse.create_fusion(name, in_dims, dim=16, **options).eval()
     with torch.no_grad():  # non-uniform stream weights, so a swapped stream shows
@@ -57,6 +59,10 @@ def eager_checks(name: str, options: dict) -> tuple[list[str], torch.nn.Module, 
         problems.append(f"CPU/CUDA outputs differ by {(out_c - out_g.cpu()).abs().max():.2e}")
     if w_c is not None and not torch.allclose(w_c, w_g.cpu(), atol=1e-4, rtol=1e-3):
         problems.append("CPU/CUDA weights differ")
+    if len(set(in_dims)) == 1:  # streams of one width may come stacked (N, S, C[, *spatial])
+        from_stack, listed = gpu(torch.stack(xg, 1)), gpu(xg)
+        if not torch.allclose(from_stack, listed, atol=1e-5, rtol=1e-4):
+            problems.append(f"stacked streams give another output (by {(from_stack - listed).abs().max():.2e})")
     mask = torch.rand(8, len(in_dims), device="cuda") > 0.5
     mask[:, 0] |= ~mask.any(1)
     junk = [torch.where(mask[:, i].view((-1,) + (1,) * (x.dim() - 1)), x, torch.randn_like(x) * 100) for i, x in enumerate(xg)]
@@ -126,7 +132,7 @@ def folded_checks(gpu, xg, mask) -> list[str]:
 
 
 def check_variant(name: str, options: dict) -> list[str]:
-    problems, gpu, xg, mask = eager_checks(name, options)
+    problems, gpu, xg, mask = eager_checks(name, options, stacked=True)
     if gpu.fold() is not None:
         folded = streamfuse.fold_weights(gpu)
         with torch.no_grad():

@@ -458,7 +458,8 @@ class Fusion(StreamRecord, nn.Module):
                 if weights.dtype == x.dtype and not torch.is_grad_enabled():
                     if weights.dim() == 1:
                         return torch.matmul(weights, x)  # (S,) @ (N, S, D): one batched product
-                    return weighted_sum_list(list(x.unbind(1)), weights.unbind(0))  # (S, D): multiply-adds over views
+                    if x.is_cpu:  # (S, D): multiply-adds over views (weighted_sum says why CPU only)
+                        return weighted_sum_list(list(x.unbind(1)), weights.unbind(0))
                 weights = weights.unsqueeze(0)
             return weighted_sum(x, weights.expand((x.shape[0],) + tuple(weights.shape[1:])))
         parts = proj.project_each(xs)

@@ -107,16 +107,17 @@ def weighted_sum(x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     Stream-level weights use one batched matrix-vector product, which reads ``x`` once instead of
     materialising the ``(N, S, D)`` product first; with autograd recording and few streams, a
     short chain of multiply-adds, whose backward is cheaper (see ``_LOOP_MAX_STREAMS``).
-    Channel-level weights: at inference a chain of multiply-adds over the streams' views, which
-    writes no ``(N, S, D)`` product (0.46-0.87x the time of multiply-then-sum for per-sample
-    weights at N=256, D=512 on CPU, S = 2..16: ``benchmarks/channel_sum.py``, BENCHMARKS.md
-    "Stacked streams"); with autograd, multiply-then-sum as it was trained.
+    Channel-level weights: at inference on CPU a chain of multiply-adds over the streams' views,
+    which writes no ``(N, S, D)`` product (0.46-0.87x the time of multiply-then-sum for per-sample
+    weights at N=256, D=512, S = 2..16: ``benchmarks/channel_sum.py``, BENCHMARKS.md "Stacked
+    streams"). Elsewhere multiply-then-sum: on CUDA the chain's S launches cost 1.4-9x its two
+    kernels at that size, and with autograd it is what the model was trained with.
     """
     if weights.dim() == 2:
         weights = weights.to(x.dtype)
         if torch.is_grad_enabled() and x.shape[1] <= _LOOP_MAX_STREAMS:
             return weighted_sum_list(list(x.unbind(1)), list(weights.unsqueeze(-1).unbind(1)))
         return torch.bmm(weights.unsqueeze(1), x).squeeze(1)
-    if not torch.is_grad_enabled():
+    if x.is_cpu and not torch.is_grad_enabled():
         return weighted_sum_list(list(x.unbind(1)), list(weights.unbind(1)))
     return (x * weights.to(x.dtype)).sum(dim=1)
