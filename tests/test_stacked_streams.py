@@ -128,6 +128,8 @@ def test_stack_errors_say_how_a_tensor_is_read():
     uneven = streamfuse.create_fusion("scalar", {"pose": 17, "rgb": 3})
     with pytest.raises(StreamFuseError, match=r"one width for every stream.*\{'pose': 17, 'rgb': 3\}.*list or dict of 2"):
         uneven(torch.randn(4, 2, 17))
+    with pytest.raises(StreamFuseError, match=r"got 1: \['\(4, 3, 8\)'\]; streams stacked into one tensor .* not in a list"):
+        f([torch.randn(4, 3, 8)])  # the stack wrapped in a list
     tokens = streamfuse.create_fusion("cross_attention", [8, 8])
     with pytest.raises(StreamFuseError, match="attends over tokens"):
         tokens(torch.randn(4, 2, 8))  # pooled vectors, but this method needs maps

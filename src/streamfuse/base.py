@@ -207,9 +207,14 @@ class Fusion(StreamRecord, nn.Module):
                 f"got {type(streams).__name__}"
             )
         if len(xs) != len(names):
+            one = xs[0] if len(xs) == 1 else None
+            hint = (
+                "; streams stacked into one tensor (N, S, C, ...) are passed as that tensor, not in a list"
+                if isinstance(one, torch.Tensor) and one.dim() >= 3 and one.shape[1] == len(names) else ""
+            )
             raise StreamFuseError(
                 f"{self.name}: expected {len(names)} streams {names} with channels {self.in_dims}, "
-                f"got {len(xs)}: {[_shape(x) for x in xs]}"
+                f"got {len(xs)}: {[_shape(x) for x in xs]}{hint}"
             )
         # This runs on every call: each tensor attribute is read once (``x.device`` builds a new
         # object per read), and the checks that pass are cheap comparisons.
