@@ -66,7 +66,7 @@ def test_dict_keys_validated(fusion):
 
 
 def test_not_a_list(fusion):
-    with pytest.raises(StreamFuseError, match="expected a list of 2 tensors or a dict"):
+    with pytest.raises(StreamFuseError, match="expected a list of 2 tensors, a dict with keys .* or one stack"):
         fusion("rgb,pose")
     # one tensor is read as stacked streams, which streams of different widths cannot be
     with pytest.raises(StreamFuseError, match=r"one width for every stream; got shape \(2, 20\).*list or dict of 2 tensors"):

@@ -117,7 +117,7 @@ def test_stack_errors_say_how_a_tensor_is_read():
         f(torch.randn(4, 2, 8))  # two streams, not three
     with pytest.raises(StreamFuseError, match=r"got shape \(4, 3, 7\)"):
         f(torch.randn(4, 3, 7))  # wrong width
-    with pytest.raises(StreamFuseError, match=r"got shape \(4, 8\).*in a list"):
+    with pytest.raises(StreamFuseError, match=r"got shape \(4, 8\); otherwise pass a list or dict of 3 tensors"):
         f(torch.randn(4, 8))  # one stream's vector, not a stack
     with pytest.raises(StreamFuseError, match="floating-point"):
         f(torch.ones(4, 3, 8, dtype=torch.long))
@@ -148,3 +148,59 @@ def test_a_head_given_one_stream_map_reports_the_shape_it_was_given():
     head = streamfuse.MultiStreamHead([17, 3], 4, fusion="scalar")
     with pytest.raises(StreamFuseError, match=r"got shape \(2, 17, 8, 4, 4\)"):
         head(torch.randn(2, 17, 8, 4, 4))  # the pose stream alone, not a stack of both
+
+
+def test_a_subclass_that_changes_the_list_math_gets_a_stack_as_its_views():
+    """An inherited fuse_stacked would bypass a subclass's own fuse: it must not be used."""
+
+    class Gained(streamfuse.ScalarFusion):
+        def __init__(self, in_dims, **kw):
+            super().__init__(in_dims, **kw)
+            self.gain = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+
+        def fuse(self, xs, mask, need_weights):
+            return super().fuse([x * g for x, g in zip(xs, self.gain)], mask, need_weights)
+
+    f = Gained([8, 8], project=False, stream_norm=False).eval()
+    assert not Gained.reads_stacks and streamfuse.ScalarFusion.reads_stacks
+    for n in (2, 4):  # N == S once: a tensor taken for the list would not even fail
+        x = torch.randn(n, 2, 8)
+        with torch.no_grad():
+            torch.testing.assert_close(f(x), f(list(x.unbind(1))))
+
+
+def test_a_stack_keeps_the_list_dtype_under_autocast():
+    f = streamfuse.create_fusion("scalar", [8, 8, 8]).eval()
+    x = torch.randn(6, 3, 8)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = f(list(x.unbind(1))), f(x)
+    assert a.dtype == b.dtype
+    torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_stack_errors_hint_at_the_usual_mistakes():
+    f = streamfuse.create_fusion("scalar", [64] * 3)
+    xs = [torch.randn(5, 64) for _ in range(3)]
+    with pytest.raises(StreamFuseError, match=r"got shape \(3, 5, 64\); torch.stack\(xs\) stacks on dim 0.*dim=1"):
+        f(torch.stack(xs))
+    with pytest.raises(StreamFuseError, match=r"got shape \(15, 64\); .*\.view\(-1, 3, 64\)"):
+        f(torch.cat(xs))
+    with pytest.raises(StreamFuseError, match="or one stack"):
+        f("not streams")
+
+
+def test_a_head_given_an_unpoolable_tensor_reports_its_shape():
+    head = streamfuse.MultiStreamHead([17, 3], 4, fusion="scalar")
+    with pytest.raises(StreamFuseError, match=r"got shape \(2, 2, 17, 8, 4, 4\)"):
+        head(torch.randn(2, 2, 17, 8, 4, 4))  # S and C_0 match, but the streams differ in width
+
+
+def test_stream_importance_takes_a_stack_like_the_list():
+    torch.manual_seed(0)
+    head = streamfuse.MultiStreamHead([8] * 3, 4, fusion="scalar").eval()
+    x, y = torch.randn(40, 3, 8), torch.randint(0, 4, (40,))
+    a = streamfuse.stream_importance(head, (x, y), methods=("weights", "ablation"))
+    b = streamfuse.stream_importance(head, (list(x.unbind(1)), y), methods=("weights", "ablation"))
+    assert a.to_dict() == b.to_dict()
+    with pytest.raises(StreamFuseError, match=r"stacked on dim 1.*got shape \(40, 8\)"):
+        streamfuse.stream_importance(head, (torch.randn(40, 8), y))

@@ -114,6 +114,19 @@ class Fusion(StreamRecord, nn.Module):
     min_streams: ClassVar[int] = 1
     max_streams: ClassVar[int | None] = None
     options: ClassVar[dict[str, Option]] = {}  # the method's own options; BASE_OPTIONS are added
+    reads_stacks: ClassVar[bool] = False  # set per class below: fuse_stacked reads a stack directly
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+
+        def owner(attr: str) -> type:
+            return next(k for k in cls.__mro__ if attr in vars(k))
+
+        # A stack reaches fuse_stacked only where that was written for this class's math: a
+        # subclass that changes fuse (the list math) but inherits its parent's fuse_stacked
+        # would have its own math bypassed, so it is given the stack's views through fuse.
+        stacked = owner("fuse_stacked")
+        cls.reads_stacks = stacked is not Fusion and issubclass(stacked, owner("fuse"))
 
     def __init__(
         self,
@@ -203,8 +216,8 @@ class Fusion(StreamRecord, nn.Module):
             xs = [streams[k] for k in names]
         else:
             raise StreamFuseError(
-                f"{self.name}: expected a list of {len(names)} tensors or a dict with keys {names}, "
-                f"got {type(streams).__name__}"
+                f"{self.name}: expected a list of {len(names)} tensors, a dict with keys {names} or one "
+                f"stack (N, S, C, ...) of them, got {type(streams).__name__}"
             )
         if len(xs) != len(names):
             one = xs[0] if len(xs) == 1 else None
@@ -276,10 +289,17 @@ class Fusion(StreamRecord, nn.Module):
         rank = 4 if self.token_level else 3
         if x.dim() < rank or x.shape[1] != s or x.shape[2] != c:
             want = f"(N, S, C, *spatial) = (N, {s}, {c}, ...)" if self.token_level else f"(N, S, C[, *spatial]) = (N, {s}, {c})"
-            hint = " (an un-pooled map per stream: this method attends over tokens)" if self.token_level and x.dim() == 3 else ""
+            if x.dim() >= 3 and x.shape[0] == s and x.shape[2] == c:
+                hint = "torch.stack(xs) stacks on dim 0; stack the streams on dim 1: torch.stack(xs, dim=1)"
+            elif x.dim() == 2 and x.shape[1] == c and x.shape[0] % s == 0:
+                hint = f"S streams of each sample in consecutive rows, (N * S, C), become a stack with .view(-1, {s}, {c})"
+            elif self.token_level and x.dim() == 3:
+                hint = "this method attends over tokens: stack the un-pooled maps, (N, S, C, *spatial)"
+            else:
+                hint = f"otherwise pass a list or dict of {s} tensors"
             raise StreamFuseError(
                 f"{self.name}: one tensor is read as the streams {names} stacked on dim 1; expected {want}, "
-                f"got shape {_shape(x)}{hint}. A single stream goes in a list: [x]"
+                f"got shape {_shape(x)}; {hint}"
             )
         if x.dim() > 3 and 0 in x.shape[3:]:
             raise StreamFuseError(
@@ -378,16 +398,19 @@ class Fusion(StreamRecord, nn.Module):
             x = x.flatten(3).mean(-1)
         if mask is not None:
             x = torch.where(mask.view(mask.shape + (1,) * (x.dim() - 2)), x, torch.zeros((), dtype=x.dtype, device=device))
-        fused, weights = self.fuse_stacked(x, mask, return_weights)
+        if self.reads_stacks:
+            fused, weights = self.fuse_stacked(x, mask, return_weights)
+        else:
+            fused, weights = self.fuse(list(x.unbind(1)), mask, return_weights)  # views, no copy
         return (fused, weights) if return_weights else fused
 
     def fuse_stacked(
         self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``fuse`` for checked streams stacked on dim 1, ``(N, S, C)`` (``(N, S, C, *spatial)``
-        for token-level methods), absent streams zeroed. By default the stack is unbound into the
-        list ``fuse`` takes (views, no copy); a method that reads the stack directly (one batched
-        op over the streams) overrides this."""
+        for token-level methods), absent streams zeroed. A method that can read the stack directly
+        (one batched op over the streams) overrides this; the others get the stack's views as the
+        list ``fuse`` takes (``reads_stacks`` says which, per class)."""
         return self.fuse(list(x.unbind(1)), mask, need_weights)
 
     def fuse(
@@ -461,7 +484,7 @@ class Fusion(StreamRecord, nn.Module):
                 if convex and x.shape[1] == 2:
                     return convex_pair(x[:, 0], x[:, 1], weights[0])
                 if weights.dtype == x.dtype and not torch.is_grad_enabled():
-                    if weights.dim() == 1:
+                    if weights.dim() == 1 and not torch.is_autocast_enabled(x.device.type):  # (autocast would run it in low precision)
                         return torch.matmul(weights, x)  # (S,) @ (N, S, D): one batched product
                     if x.is_cpu:  # (S, D): multiply-adds over views (weighted_sum says why CPU only)
                         return weighted_sum_list(list(x.unbind(1)), weights.unbind(0))

@@ -103,7 +103,7 @@ class MultiStreamHead(nn.Module):
             if isinstance(streams, torch.Tensor):
                 # streams stacked on dim 1, (N, S, C, *spatial); any other shape goes to the
                 # fusion unpooled, whose error then shows the shape that was given
-                if tuple(streams.shape[1:3]) == (self.fusion.num_streams, self.fusion.in_dims[0]):
+                if streams.dim() > 3 and streams.shape[1] == self.fusion.num_streams and set(self.fusion.in_dims) == {streams.shape[2]}:
                     streams = self.pool_stream(streams, spatial_from=3)
             elif isinstance(streams, Mapping):
                 streams = {k: self.pool_stream(v) for k, v in streams.items()}

@@ -197,6 +197,11 @@ def test_empty_batch(name, options):
     out, w = f(xs, mask=torch.ones(0, len(dims), dtype=torch.bool), return_weights=True)
     assert out.shape == (0, 8)
     _check_weight_shape(f, w, 0)
+    # And at inference (no_grad: attention's fast path returns no weights for an empty batch).
+    with torch.no_grad():
+        out, w = f(xs, return_weights=True)
+    assert out.shape == (0, 8)
+    _check_weight_shape(f, w, 0)
 
 
 @pytest.mark.parametrize("name", ALL_FUSIONS)

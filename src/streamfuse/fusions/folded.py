@@ -88,8 +88,19 @@ class FoldedWeightedSum(Fusion):
         return cast(torch.Tensor, self._buffers["logits"]).dtype  # (a read without __getattr__)
 
     def fuse(
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.fuse_list_or_stack(xs, mask, need_weights)
+
+    def fuse_stacked(
+        self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.fuse_list_or_stack(x, mask, need_weights)  # as the source's: project_and_sum reads the stack
+
+    def fuse_list_or_stack(
         self, xs: list[torch.Tensor] | torch.Tensor, mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The folded math for a list of streams or their stack."""
         buffers: dict[str, Any] = self._buffers
         if mask is None:
             w = buffers["weights"]
@@ -103,11 +114,6 @@ class FoldedWeightedSum(Fusion):
             return fused, (self.per_sample(w, fused.shape[0]) if need_weights else None)
         w = normalize_weights(self.per_sample(buffers["logits"], mask.shape[0]), self.normalize, mask)
         return self.project_and_sum(xs, w, convex=self.normalize == "softmax"), (w if need_weights else None)
-
-    def fuse_stacked(
-        self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.fuse(x, mask, need_weights)  # as the source's: project_and_sum reads the stack
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, folded from {self.source_name!r}, normalize={self.normalize!r}"

@@ -87,18 +87,24 @@ class ScalarFusion(Fusion):
             return cls(self, self.logits(), copy_projection)
 
     def fuse(
-        self, xs: list[torch.Tensor] | torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+        self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        w = self.shared_weights(self.logits(), self.normalize, mask)  # (S[, D]) or with a mask (N, S[, D])
-        fused = self.project_and_sum(xs, w, shared=mask is None, convex=self.normalize == "softmax")
-        if not need_weights:
-            return fused, None
-        return fused, (self.per_sample(w, fused.shape[0]) if mask is None else w)
+        return self.fuse_list_or_stack(xs, mask, need_weights)
 
     def fuse_stacked(
         self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.fuse(x, mask, need_weights)  # project_and_sum reads the stack (N, S, C) as it is
+        return self.fuse_list_or_stack(x, mask, need_weights)  # project_and_sum reads the stack (N, S, C) as it is
+
+    def fuse_list_or_stack(
+        self, streams: list[torch.Tensor] | torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The method's math for a list of streams or their stack."""
+        w = self.shared_weights(self.logits(), self.normalize, mask)  # (S[, D]) or with a mask (N, S[, D])
+        fused = self.project_and_sum(streams, w, shared=mask is None, convex=self.normalize == "softmax")
+        if not need_weights:
+            return fused, None
+        return fused, (self.per_sample(w, fused.shape[0]) if mask is None else w)
 
 
 @register_fusion("convex")

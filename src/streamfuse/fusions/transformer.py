@@ -125,10 +125,12 @@ class TransformerFusion(Fusion):
         weights = None
         layers = cast("Sequence[nn.TransformerEncoderLayer]", self.layers)  # torch's ModuleList is not generic
         for k, layer in enumerate(layers):
-            if need_weights and k == len(layers) - 1:
+            if need_weights and k == len(layers) - 1 and n > 0:  # (N = 0: no attention map; zero rows below)
                 h = layer.norm1(x)
                 _, attn = layer.self_attn(h, h, h, key_padding_mask=pad, need_weights=True)
                 per_stream = torch.stack([s.sum(-1) for s in torch.split(attn[:, 0, 1:], lengths, dim=-1)], dim=1)
                 weights = per_stream / per_stream.sum(dim=1, keepdim=True).clamp_min(1e-12)
             x = layer(x, src_key_padding_mask=pad)
+        if need_weights and n == 0:
+            weights = x.new_zeros(0, self.num_streams)
         return self.norm(x[:, 0]), weights

@@ -86,7 +86,14 @@ def unpack_data(data: object, model: nn.Module) -> Data:
         else:  # no names known (or a sub-fusion with other names): the dict's order is the mask order
             names = keys
         xs, out_keys = [tensors[n] for n in names], keys
-    elif isinstance(streams, Sequence) and not isinstance(streams, str):
+    elif isinstance(streams, torch.Tensor) or (isinstance(streams, Sequence) and not isinstance(streams, str)):
+        if isinstance(streams, torch.Tensor):  # streams stacked on dim 1, (N, S, C, ...): the model gets the views as a list
+            if streams.dim() < 3:
+                raise StreamFuseError(
+                    f"data: one tensor is read as the streams stacked on dim 1, (N, S, C[, *spatial]); got shape "
+                    f"{_shape(streams)}. Pass a list or dict of (N, C_i, ...) tensors otherwise"
+                )
+            streams = list(streams.unbind(1))
         xs, out_keys = list(streams), None
         if model_names is not None and len(model_names) == len(xs):
             names = model_names
@@ -94,7 +101,7 @@ def unpack_data(data: object, model: nn.Module) -> Data:
             names = [f"stream{i}" for i in range(len(xs))]
     else:
         raise StreamFuseError(
-            f"data: streams must be a list of tensors or a name->tensor dict, got {type(streams).__name__}"
+            f"data: streams must be a list of tensors, a name->tensor dict or one stack (N, S, C, ...), got {type(streams).__name__}"
         )
     if not xs:
         raise StreamFuseError("data: no streams given; expected at least one (N, C_i, ...) tensor")
