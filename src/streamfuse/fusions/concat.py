@@ -31,3 +31,8 @@ class ConcatFusion(Fusion):
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.proj(torch.cat(xs, dim=1)), None
+
+    def fuse_stacked(
+        self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.proj(x.flatten(1)), None  # (N, S, C) -> (N, S * C): the concatenation, a view when contiguous

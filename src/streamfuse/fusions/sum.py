@@ -43,14 +43,25 @@ class SumFusion(Fusion):
     def fuse(
         self, xs: list[torch.Tensor], mask: torch.Tensor | None, need_weights: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.sum_streams(xs, xs[0], mask, need_weights)
+
+    def fuse_stacked(
+        self, x: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.sum_streams(x, x, mask, need_weights)  # one sum over the stack's dim 1
+
+    def sum_streams(
+        self, streams: list[torch.Tensor] | torch.Tensor, like: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The method's math for a list of streams or their stack; ``like`` has their N and dtype."""
         if mask is None:
             # Every weight is the same constant: add, then scale once (no per-stream multiplies).
-            fused = self.project_and_sum(xs, None)
+            fused = self.project_and_sum(streams, None)
             if self.constant_weight() != 1.0:
                 fused = fused * self.constant_weight()
-            return fused, (self.stream_weights(xs[0], None) if need_weights else None)
-        w = self.stream_weights(xs[0], mask)  # (N, S)
-        return self.project_and_sum(xs, w), w
+            return fused, (self.stream_weights(like, None) if need_weights else None)
+        w = self.stream_weights(like, mask)  # (N, S)
+        return self.project_and_sum(streams, w), w
 
     def constant_weight(self) -> float:
         """Each stream's weight when no stream is masked."""
