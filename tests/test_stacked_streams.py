@@ -31,8 +31,9 @@ def stack_of(f, dims, n=6, seed=0):
 
 @pytest.mark.parametrize("name,options", VARIANTS, ids=variant_id)
 @pytest.mark.parametrize("masked", [False, True], ids=["all-present", "masked"])
-def test_a_stack_gives_what_the_list_gives(name, options, masked):
-    f, dims = build(name, options)
+@pytest.mark.parametrize("c", [8, 5], ids=["C=D", "projected"])  # C != D = 8: the batched projection reads the stack
+def test_a_stack_gives_what_the_list_gives(name, options, masked, c):
+    f, dims = build(name, options, c=c)
     xs, x = stack_of(f, dims)
     mask = partial_mask(6, len(dims)) if masked else None
     if masked:  # absent entries of the stack hold garbage, NaN included: nothing may change
